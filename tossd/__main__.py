@@ -1,0 +1,7 @@
+"""Allow `python -m tossd`."""
+
+from __future__ import annotations
+
+from tossd.cli import main
+
+main()

@@ -1,0 +1,190 @@
+"""The HTTP edge of the client: one POST per call, shared limits, retries, error translation.
+
+This is the only module that imports httpx. Everything above it sees `tossd.errors` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import httpx
+import structlog
+
+from tossd.api.envelope import Format, decode_envelope
+from tossd.errors import (
+    ApiConnectError,
+    ApiError,
+    ApiHttpError,
+    ApiKeyRejected,
+    ApiRejected,
+    ApiServerError,
+    ApiTimeout,
+    ApiUnavailable,
+)
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RequestBudget:
+    """A token bucket shared by every caller: at most `rate` requests per second on average.
+
+    The bucket holds up to `rate` tokens (at least one), so a quiet client may burst for a
+    second, then settles at the rate. Waiters queue on one lock, so they are served in order.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._rate = rate
+        self._capacity = max(1.0, rate)
+        self._tokens = self._capacity
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            now = self._clock()
+            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            if self._tokens < 1.0:
+                wait = (1.0 - self._tokens) / self._rate
+                await self._sleep(wait)
+                # Credit exactly the token we waited for: re-reading the clock could land a
+                # hair short in floating point and spin. Extra time is refilled next call.
+                self._updated = now + wait
+                self._tokens = 1.0
+            self._tokens -= 1.0
+
+
+def backoff_delay(
+    attempt: int, base_s: float, rand: Callable[[], float], cap_s: float = 30.0
+) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)].
+
+    Full jitter spreads retries of many pollers that failed together (AWS architecture blog,
+    "Exponential Backoff And Jitter").
+    """
+    return float(rand() * min(cap_s, base_s * (2**attempt)))
+
+
+def mentions_key(msgs: tuple[str, ...]) -> bool:
+    """The provider's wording for auth errors is unknown: any message about the key counts."""
+    return any("key" in msg.lower() for msg in msgs)
+
+
+class Transport:
+    """POSTs one method call and returns the envelope's `data`, or raises a `tossd.errors` error.
+
+    Transient failures (transport errors, timeouts, HTTP 5xx) are retried `retries` times with
+    backoff; `status:false` and malformed bodies are not (the caller retries on its next poll).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        fmt: Format = "json",
+        timeout_s: float = 30.0,
+        max_concurrency: int = 8,
+        max_requests_per_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.url = url
+        self._key = key
+        self.fmt: Format = fmt
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._sleep = sleep
+        self._rand = rand
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._budget = RequestBudget(max_requests_per_s, sleep=sleep)
+        limits = httpx.Limits(
+            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+        )
+        self._http = httpx.AsyncClient(timeout=timeout_s, limits=limits, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"Transport(url={self.url!r}, fmt={self.fmt!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, method: str, params: Mapping[str, object]) -> Any:
+        """Call `method` with `params` (None values omitted) and return its `data`."""
+        form = {"method": method, "apikey": self._key, "format": self.fmt}
+        form.update({k: _form_value(v) for k, v in params.items() if v is not None})
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(method, form)
+            except ApiUnavailable as exc:
+                if attempt >= self._retries:
+                    raise
+                delay = backoff_delay(attempt, self._backoff_s, self._rand)
+                log.warning(
+                    "api.retry",
+                    method=method,
+                    attempt=attempt + 1,
+                    error=exc.message,
+                    delay_s=round(delay, 3),
+                )
+                attempt += 1
+                await self._sleep(delay)
+
+    async def _attempt(self, method: str, form: Mapping[str, str]) -> Any:
+        async with self._slots:
+            await self._budget.acquire()
+            body = await self._post(method, form)
+        envelope = decode_envelope(body, self.fmt)
+        if not envelope.status:
+            error = ApiKeyRejected if mentions_key(envelope.msgs) else ApiRejected
+            detail = "; ".join(envelope.msgs) or "status false without a message"
+            raise error(f"{method}: {self._redact(detail)}", msgs=envelope.msgs)
+        return envelope.data
+
+    async def _post(self, method: str, form: Mapping[str, str]) -> bytes:
+        try:
+            response = await self._http.post(self.url, data=dict(form))
+        except httpx.TimeoutException as exc:
+            raise ApiTimeout(f"{method}: no answer from {self.url} in time") from exc
+        except httpx.HTTPError as exc:
+            reason = self._redact(str(exc) or type(exc).__name__)
+            raise ApiConnectError(f"{method}: {reason}") from exc
+        if response.status_code >= 500:
+            raise ApiServerError(
+                f"{method}: HTTP {response.status_code}", status_code=response.status_code
+            )
+        if response.status_code != 200:
+            raise ApiHttpError(
+                f"{method}: HTTP {response.status_code} from {self.url}",
+                status_code=response.status_code,
+            )
+        return response.content
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+
+def _form_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+__all__ = ["ApiError", "RequestBudget", "Transport", "backoff_delay"]

@@ -1,0 +1,94 @@
+"""The TossdError tree: every error tossd raises on purpose.
+
+    TossdError
+    ├── ConfigError                  bad configuration (the CLI exits 78)
+    ├── ApiError                     anything the Tossable Digits API did wrong
+    │   ├── ApiUnavailable           transient: worth retrying with backoff
+    │   │   ├── ApiTimeout           no answer within `timeout_s`
+    │   │   ├── ApiConnectError      could not connect / connection dropped
+    │   │   └── ApiServerError       HTTP 5xx (or another non-200 status)
+    │   ├── ApiHttpError             HTTP 4xx: a wrong URL or a proxy refusing us (not retried)
+    │   ├── ApiMalformedReply        the body is not a valid envelope (retried on the next poll)
+    │   └── ApiRejected              `status:false`: the provider said no, with its `msgs`
+    │       └── ApiKeyRejected       ... about the API key (fatal for the account)
+    └── StoreError                   the event store could not do its job
+
+Each class's docstring is its default message. Messages never carry the API key.
+"""
+
+from __future__ import annotations
+
+
+class TossdError(Exception):
+    """tossd failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(TossdError):
+    """The configuration is invalid."""
+
+
+class ApiError(TossdError):
+    """The Tossable Digits API call failed."""
+
+    transient = False
+
+
+class ApiUnavailable(ApiError):
+    """The Tossable Digits API could not be reached."""
+
+    transient = True
+
+
+class ApiTimeout(ApiUnavailable):
+    """The Tossable Digits API did not answer in time."""
+
+
+class ApiConnectError(ApiUnavailable):
+    """Could not connect to the Tossable Digits API."""
+
+
+class ApiServerError(ApiUnavailable):
+    """The Tossable Digits API answered with an HTTP error."""
+
+    def __init__(self, message: str | None = None, *, status_code: int = 0) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ApiHttpError(ApiError):
+    """The Tossable Digits API answered with an HTTP client error."""
+
+    def __init__(self, message: str | None = None, *, status_code: int = 0) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ApiMalformedReply(ApiError):
+    """The Tossable Digits API sent a reply that is not a valid envelope."""
+
+    def __init__(self, message: str | None = None, *, excerpt: str = "") -> None:
+        super().__init__(message)
+        self.excerpt = excerpt
+
+
+class ApiRejected(ApiError):
+    """The Tossable Digits API refused the request."""
+
+    def __init__(self, message: str | None = None, *, msgs: tuple[str, ...] = ()) -> None:
+        super().__init__(message or ("; ".join(msgs) if msgs else None))
+        self.msgs = msgs
+
+
+class ApiKeyRejected(ApiRejected):
+    """The Tossable Digits API rejected the API key."""
+
+
+class StoreError(TossdError):
+    """The event store failed."""
