@@ -1,0 +1,154 @@
+"""The `tossd` command line: parses arguments and dispatches; the only place that exits."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tossd import __version__
+from tossd.config import Config, find_config_path, load_config, render_effective
+from tossd.demo import run_demo
+from tossd.errors import ApiError, ApiKeyRejected, ConfigError, TossdError
+from tossd.log import configure_logging
+from tossd.sandbox.runner import SandboxOptions, run_sandbox
+from tossd.sandbox.server import Faults
+
+#: sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops on it.
+EXIT_CONFIG = 78
+EXIT_API = 69  # EX_UNAVAILABLE
+EXIT_AUTH = 77  # EX_NOPERM
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def load(args: argparse.Namespace) -> Config:
+    path = find_config_path(args.config, os.environ)
+    config = load_config(path, os.environ)
+    key = config.api.key
+    secrets = [key.get_secret_value()] if key is not None else []
+    configure_logging(config.log.level, config.log.format, secrets=secrets)
+    return config
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = load(args)
+    print(render_effective(config), end="")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    configure_logging("info", "auto", secrets=[args.api_key])
+    faults = Faults(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        http_500_rate=args.http_500_rate,
+        hang_rate=args.hang_rate,
+        malformed_rate=args.malformed_rate,
+        numbers_as_strings=args.numbers_as_strings,
+        seed=args.seed,
+    )
+    options = SandboxOptions(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        seed=args.seed,
+        activity_every=args.activity_every,
+        extensions=args.extensions,
+        faults=faults,
+    )
+    asyncio.run(run_sandbox(options))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    configure_logging("warning", "console")
+    asyncio.run(run_demo(Path(args.dir), now=time.time()))
+    return 0
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="config file (default: $TOSSD_CONFIG, ./tossd.toml, /etc/tossd/tossd.toml)",
+    )
+
+
+def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sandbox", help="serve the built-in imitation of the Tossable Digits API")
+    _add_config_option(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8089, help="0 picks a free port")
+    p.add_argument("--api-key", default="sandbox", help="the key clients must send")
+    p.add_argument("--seed", type=int, default=1, help="seed of the generated account")
+    p.add_argument("--extensions", type=int, default=4, help="how many numbers the account has")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every reply")
+    p.add_argument("--error-rate", type=float, default=0.0, help="share of status:false replies")
+    p.add_argument("--http-500-rate", type=float, default=0.0, help="share of HTTP 500 replies")
+    p.add_argument("--hang-rate", type=float, default=0.0, help="share of requests never answered")
+    p.add_argument("--malformed-rate", type=float, default=0.0, help="share of truncated bodies")
+    p.add_argument(
+        "--numbers-as-strings", action="store_true", help="send numbers as strings, like PHP"
+    )
+    p.add_argument(
+        "--activity-every", type=float, default=5.0, help="seconds between new calls/voicemails"
+    )
+    p.set_defaults(func=cmd_sandbox)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tossd", description="Real-time notifications for Tossable Digits virtual numbers."
+    )
+    parser.add_argument("--version", action="version", version=f"tossd {__version__}")
+    _add_config_option(parser)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate and print the effective config")
+    _add_config_option(check)
+    check.set_defaults(func=cmd_config_check)
+
+    _sandbox_parser(sub)
+    demo = sub.add_parser("demo", help="run tossd against the built-in sandbox (no account)")
+    _add_config_option(demo)
+    demo.add_argument("--dir", default="tossd-demo", help="where the demo keeps its state")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the command, and map errors to exit codes (no `sys.exit` here)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "config"):
+        args.config = None
+    func: Command = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print(f"tossd: configuration error: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ApiKeyRejected as exc:
+        print(f"tossd: the API key was rejected: {exc.message}", file=sys.stderr)
+        return EXIT_AUTH
+    except ApiError as exc:
+        print(f"tossd: the Tossable Digits API failed: {exc.message}", file=sys.stderr)
+        return EXIT_API
+    except TossdError as exc:
+        print(f"tossd: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> None:
+    sys.exit(run())

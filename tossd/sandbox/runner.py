@@ -1,0 +1,54 @@
+"""`tossd sandbox`: run the imitation API in the foreground until a signal arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from dataclasses import dataclass
+
+import structlog
+
+from tossd.sandbox.server import Faults, Sandbox, serve
+from tossd.sandbox.world import World
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    host: str = "127.0.0.1"
+    port: int = 8089
+    api_key: str = "sandbox"
+    seed: int = 1
+    activity_every: float = 5.0
+    extensions: int = 4
+    faults: Faults | None = None
+
+
+def build_sandbox(options: SandboxOptions, now: float | None = None) -> Sandbox:
+    start = time.time() if now is None else now
+    world = World.generate(
+        options.seed,
+        int(start),
+        extensions=options.extensions,
+        activity_every=options.activity_every,
+    )
+    return Sandbox(world, api_key=options.api_key, faults=options.faults)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM both set the one stop event."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run_sandbox(options: SandboxOptions) -> None:
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    async with serve(build_sandbox(options), host=options.host, port=options.port) as running:
+        log.info("sandbox.listening", url=running.url, seed=options.seed)
+        print(f"tossd sandbox listening on {running.url}", flush=True)
+        await stop.wait()
+    log.info("sandbox.stopped")
