@@ -9,6 +9,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -114,16 +115,17 @@ class Transport:
         self._rand = rand
         self._slots = asyncio.Semaphore(max_concurrency)
         self._budget = RequestBudget(max_requests_per_s, sleep=sleep)
-        limits = httpx.Limits(
-            max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-        )
-        self._http = httpx.AsyncClient(timeout=timeout_s, limits=limits, follow_redirects=False)
+        self._pools = [
+            _Pool(httpx.AsyncClient(timeout=timeout_s, limits=limits, follow_redirects=False))
+            for limits in _pool_limits(max_concurrency)
+        ]
 
     def __repr__(self) -> str:
         return f"Transport(url={self.url!r}, fmt={self.fmt!r})"
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.http.aclose()
 
     async def call(self, method: str, params: Mapping[str, object]) -> Any:
         """Call `method` with `params` (None values omitted) and return its `data`."""
@@ -159,13 +161,17 @@ class Transport:
         return envelope.data
 
     async def _post(self, method: str, form: Mapping[str, str]) -> bytes:
+        pool = min(self._pools, key=lambda p: p.in_flight)
+        pool.in_flight += 1
         try:
-            response = await self._http.post(self.url, data=dict(form))
+            response = await pool.http.post(self.url, data=dict(form))
         except httpx.TimeoutException as exc:
             raise ApiTimeout(f"{method}: no answer from {self.url} in time") from exc
         except httpx.HTTPError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
             raise ApiConnectError(f"{method}: {reason}") from exc
+        finally:
+            pool.in_flight -= 1
         if response.status_code >= 500:
             raise ApiServerError(
                 f"{method}: HTTP {response.status_code}", status_code=response.status_code
@@ -179,6 +185,24 @@ class Transport:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "***") if self._key else text
+
+
+#: httpcore's pool costs O(connections x waiting requests) per state change, which makes
+#: one big pool CPU-bound at 32 connections (bench/client.py). Several small pools don't.
+POOL_SIZE = 8
+
+
+@dataclass
+class _Pool:
+    http: httpx.AsyncClient
+    in_flight: int = 0
+
+
+def _pool_limits(max_concurrency: int) -> list[httpx.Limits]:
+    sizes = [POOL_SIZE] * (max_concurrency // POOL_SIZE)
+    if max_concurrency % POOL_SIZE:
+        sizes.append(max_concurrency % POOL_SIZE)
+    return [httpx.Limits(max_connections=n, max_keepalive_connections=n) for n in sizes]
 
 
 def _form_value(value: object) -> str:
