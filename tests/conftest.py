@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from asyncio.subprocess import PIPE
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,3 +70,36 @@ async def make_client(sandbox: RunningSandbox) -> AsyncIterator[Callable[..., Cl
     yield factory
     for client in clients:
         await client.aclose()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, api_key: str) -> Callable[..., Path]:
+    """Write a tossd.toml pointing at `url`; keyword sections override (e.g. poll={...})."""
+
+    def factory(url: str, **sections: dict[str, Any]) -> Path:
+        lines = [f'state_dir = "{tmp_path / "state"}"', "[api]", f'url = "{url}"']
+        lines += [f'key = "{api_key}"', "max_requests_per_s = 1000", "backoff_s = 0.01"]
+        lines += [f"{k} = {json.dumps(v)}" for k, v in sections.pop("api", {}).items()]
+        for name, values in sections.items():
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        path = tmp_path / "tossd.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    return factory
+
+
+async def _run_tossd(*args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tossd", *args, stdout=PIPE, stderr=PIPE
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def run_tossd() -> Callable[..., Awaitable[tuple[int, str, str]]]:
+    """Run `python -m tossd ARGS` to completion without blocking the test's event loop."""
+    return _run_tossd

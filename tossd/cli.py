@@ -11,9 +11,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tossd import __version__
+from tossd.app import open_store, poll_once, run_daemon
 from tossd.config import Config, find_config_path, load_config, render_effective
 from tossd.demo import run_demo
-from tossd.errors import ApiError, ApiKeyRejected, ConfigError, TossdError
+from tossd.errors import ApiError, ApiKeyRejected, ApiUnavailable, ConfigError, TossdError
+from tossd.eventlist import parse_since, render_json_lines, render_table
+from tossd.events import EventKind
 from tossd.log import configure_logging
 from tossd.sandbox.runner import SandboxOptions, run_sandbox
 from tossd.sandbox.server import Faults
@@ -29,7 +32,7 @@ Command = Callable[[argparse.Namespace], int]
 def load(args: argparse.Namespace) -> Config:
     path = find_config_path(args.config, os.environ)
     config = load_config(path, os.environ)
-    key = config.api.key
+    key = config.api.resolved_key
     secrets = [key.get_secret_value()] if key is not None else []
     configure_logging(config.log.level, config.log.format, secrets=secrets)
     return config
@@ -62,6 +65,47 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         faults=faults,
     )
     asyncio.run(run_sandbox(options))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    asyncio.run(run_daemon(load(args)))
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    config = load(args)
+    reports = asyncio.run(poll_once(config))
+    for report in reports:
+        print(
+            f"{report.stream.value}: {report.extensions} numbers polled, {report.failed} failed, "
+            f"{report.new} new events ({report.announced} announced)"
+        )
+    if any(r.key_rejected for r in reports):
+        raise ApiKeyRejected("every request was refused: check api.key")
+    if reports and all(r.extensions and r.failed == r.extensions for r in reports):
+        raise ApiUnavailable("every poll failed; see the log above")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    config = load(args)
+    now = int(time.time())
+    try:
+        since = parse_since(args.since, now) if args.since else None
+    except ValueError as exc:
+        raise TossdError(str(exc)) from exc
+    with open_store(config) as store:
+        events = store.list_events(kind=args.kind, since=since, limit=args.limit)
+        numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
+    print(render_json_lines(events) if args.json else render_table(events, numbers), end="")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    config = load(args)
+    open_store(config).close()
+    print("database schema is up to date")
     return 0
 
 
@@ -103,6 +147,31 @@ def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=cmd_sandbox)
 
 
+def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run the daemon: poll every stream on its interval")
+    _add_config_option(run)
+    run.set_defaults(func=cmd_run)
+
+    poll = sub.add_parser("poll", help="poll every stream once and exit")
+    _add_config_option(poll)
+    poll.add_argument("--once", action="store_true", required=True, help="poll once, then exit")
+    poll.set_defaults(func=cmd_poll)
+
+    events = sub.add_parser("events", help="list stored events, oldest first")
+    _add_config_option(events)
+    events.add_argument("--kind", choices=[k.value for k in EventKind])
+    events.add_argument("--since", help="Unix seconds, ISO date/time, or 30m / 2h / 7d")
+    events.add_argument("--limit", type=int, help="only the newest N")
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.set_defaults(func=cmd_events)
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="create or migrate the database schema")
+    _add_config_option(upgrade)
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tossd", description="Real-time notifications for Tossable Digits virtual numbers."
@@ -118,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_config_check)
 
     _sandbox_parser(sub)
+    _daemon_parsers(sub)
     demo = sub.add_parser("demo", help="run tossd against the built-in sandbox (no account)")
     _add_config_option(demo)
     demo.add_argument("--dir", default="tossd-demo", help="where the demo keeps its state")

@@ -191,6 +191,7 @@ class PollConfig(BaseModel):
     extensions_interval_s: Seconds = 3600.0
     overlap_s: int = Field(default=600, ge=0)
     initial_window_s: int = Field(default=900, ge=0)
+    audio_attempts: int = Field(default=10, ge=1)
     streams: Annotated[tuple[Stream, ...], Field(strict=False)] = STREAMS
     calls_interval_s: Seconds | None = None
     voicemail_interval_s: Seconds | None = None

@@ -100,3 +100,5 @@ def configure_logging(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic narrates every migration step at INFO, at every start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

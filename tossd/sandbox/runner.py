@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import time
 from dataclasses import dataclass
 
@@ -11,6 +9,7 @@ import structlog
 
 from tossd.sandbox.server import Faults, Sandbox, serve
 from tossd.sandbox.world import World
+from tossd.signals import stop_on_signals
 
 log = structlog.get_logger(__name__)
 
@@ -37,16 +36,8 @@ def build_sandbox(options: SandboxOptions, now: float | None = None) -> Sandbox:
     return Sandbox(world, api_key=options.api_key, faults=options.faults)
 
 
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM both set the one stop event."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-
 async def run_sandbox(options: SandboxOptions) -> None:
-    stop = asyncio.Event()
-    install_stop_signals(stop)
+    stop = stop_on_signals()
     async with serve(build_sandbox(options), host=options.host, port=options.port) as running:
         log.info("sandbox.listening", url=running.url, seed=options.seed)
         print(f"tossd sandbox listening on {running.url}", flush=True)

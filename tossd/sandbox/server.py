@@ -37,6 +37,8 @@ class Faults:
     malformed_rate: float = 0.0
     numbers_as_strings: bool = False
     seed: int = 0
+    #: Requests naming one of these extension ids get `status:false` (one broken number).
+    broken_extensions: set[int] = field(default_factory=set)
     _forced: deque[tuple[FaultKind, str | None]] = field(default_factory=deque)
     _rng: random.Random = field(init=False)
 
@@ -98,12 +100,19 @@ class Sandbox:
         self._api_key = api_key
         self._clock = clock
         self._hung: set[asyncio.Event] = set()
+        self._arrivals: dict[str, asyncio.Event] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/apihttp.php", self.handle)
         app.on_shutdown.append(self._release_hung)
         return app
+
+    async def wait_for(self, method: str) -> None:
+        """Return once a request for `method` has arrived (tests: kill a client mid-call)."""
+        if self.requests[method]:
+            return
+        await self._arrivals.setdefault(method, asyncio.Event()).wait()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self._in_flight += 1
@@ -120,6 +129,8 @@ class Sandbox:
         fmt: Format = "php_serial" if params.get("format") == "php_serial" else "json"
         method = params.get("method", "")
         self.requests[method] += 1
+        if method in self._arrivals:
+            self._arrivals[method].set()
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         fault = self.faults.draw(method)
@@ -135,7 +146,7 @@ class Sandbox:
             return ["Required value apikey not set or is empty"], False, None
         if params["apikey"] != self._api_key:
             return [BAD_KEY_MESSAGE], False, None
-        if fault == "status_false":
+        if fault == "status_false" or self._is_broken(params):
             return [INJECTED_ERROR_MESSAGE], False, None
         now = int(self._clock())
         created = self.world.advance(now)
@@ -148,6 +159,10 @@ class Sandbox:
         if self.faults.numbers_as_strings:
             data = stringify_numbers(data)
         return [], True, data
+
+    def _is_broken(self, params: Mapping[str, str]) -> bool:
+        wanted = params.get("extensionid", "")
+        return wanted.isdigit() and int(wanted) in self.faults.broken_extensions
 
     async def _misbehave(self, fault: FaultKind, fmt: Format) -> web.StreamResponse:
         if fault == "http_500":

@@ -1,0 +1,145 @@
+"""`tossd poll --once` and `tossd run` as subprocesses: kills, restarts, live activity."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from asyncio.subprocess import DEVNULL, PIPE
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tossd.events import EventKind
+from tossd.sandbox.server import Faults, RunningSandbox, Sandbox, serve
+from tossd.sandbox.world import World
+from tossd.store import Store
+
+RunTossd = Callable[..., Awaitable[tuple[int, str, str]]]
+
+
+def open_store(tmp_path: Path) -> Store:
+    return Store.open(
+        f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "state" / "audio"
+    )
+
+
+async def spawn(*args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tossd", *args, stdout=DEVNULL, stderr=PIPE
+    )
+
+
+def stored_calls(store: Store) -> list[tuple[int, int, str]]:
+    return [
+        (e.extensionid, int(e.payload["startdate"]), str(e.payload["callernum"]))
+        for e in store.list_events()
+        if e.kind in (EventKind.CALL, EventKind.MISSED_CALL)
+    ]
+
+
+def served_calls(world: World, now: int, active: set[int]) -> set[tuple[int, int, str]]:
+    out, page = [], 1
+    while rows := world.call(
+        "callRecords", {"startdate": "0", "enddate": str(now + 86400), "page": str(page)}, now
+    ):
+        out.extend(rows)
+        page += 1
+    return {
+        (r["extensionid"], r["startdate"], r["callernum"])
+        for r in out
+        if r["extensionid"] in active
+    }
+
+
+@pytest.mark.parametrize("kill_during", ["callRecords", "audioclipGet"])
+async def test_killed_between_fetch_and_commit_loses_nothing(
+    kill_during: str,
+    sandbox: RunningSandbox,
+    write_config: Callable[..., Path],
+    run_tossd: RunTossd,
+    tmp_path: Path,
+    now: int,
+) -> None:
+    world = sandbox.sandbox.world
+    ext = min(i for i, e in world.extensions.items() if e["enddate"] == 0)
+    world.add_voicemail(extensionid=ext, timestamp=now - 20, callernum="+15557777")
+    sandbox.sandbox.faults.latency_ms = 150
+    config = write_config(sandbox.url)
+
+    proc = await spawn("poll", "--once", "-c", str(config))
+    await asyncio.wait_for(sandbox.sandbox.wait_for(kill_during), 30)
+    proc.kill()
+    assert await proc.wait() == -signal.SIGKILL
+
+    sandbox.sandbox.faults.latency_ms = 0
+    code, _out, err = await run_tossd("poll", "--once", "-c", str(config))
+    assert code == 0, err
+    with open_store(tmp_path) as store:
+        calls = stored_calls(store)
+        active = {e.extensionid for e in store.active_extensions()}
+        assert len(calls) == len(set(calls))
+        assert set(calls) == served_calls(world, int(time.time()), active)
+        voicemail = [e for e in store.list_events(kind="voicemail") if e.announce]
+        assert voicemail and all(store.audio_for(e.id) is not None for e in voicemail)
+        assert store.integrity_check() == "ok"
+    assert not list((tmp_path / "state" / "audio").glob(".tmp-*"))
+
+
+@pytest.fixture
+async def lively_sandbox(api_key: str) -> AsyncIterator[RunningSandbox]:
+    """A sandbox whose account gets a new call, voicemail or text every second."""
+    world = World.generate(11, int(time.time()), extensions=3, activity_every=1.0)
+    async with serve(Sandbox(world, api_key=api_key, faults=Faults())) as running:
+        yield running
+
+
+async def test_run_keeps_finding_new_activity_and_stops_on_sigterm(
+    lively_sandbox: RunningSandbox,
+    write_config: Callable[..., Path],
+    run_tossd: RunTossd,
+    tmp_path: Path,
+    api_key: str,
+) -> None:
+    config = write_config(
+        lively_sandbox.url, poll={"interval_s": 0.3, "jitter_s": 0, "initial_window_s": 0}
+    )
+    proc = await spawn("run", "-c", str(config))
+    try:
+        announced = await wait_for_announced(tmp_path, at_least=6, timeout=40)
+    finally:
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 15)
+    assert code == 0
+    assert time.monotonic() - stopped_at < 10
+    assert announced >= 6
+    assert proc.stderr is not None
+    log = (await proc.stderr.read()).decode()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(r["event"] == "poll.cycle" and r["new"] > 0 for r in records)
+    assert any(r["event"] == "daemon.stopped" for r in records)
+    assert api_key not in log
+
+    code, out, _ = await run_tossd("events", "--json", "-c", str(config))
+    assert code == 0
+    identities = [json.loads(line)["identity"] for line in out.splitlines()]
+    assert identities and len(identities) == len(set(identities))
+
+
+async def wait_for_announced(tmp_path: Path, *, at_least: int, timeout: float) -> int:
+    """Wait until the daemon has recorded `at_least` announced events (checked on each commit)."""
+    deadline = time.monotonic() + timeout
+    db = tmp_path / "state" / "tossd.db"
+    count = 0
+    while time.monotonic() < deadline:
+        if db.exists():
+            with open_store(tmp_path) as store:
+                count = sum(1 for e in store.list_events() if e.announce)
+            if count >= at_least:
+                return count
+        await asyncio.sleep(0.2)
+    return count

@@ -1,0 +1,225 @@
+"""Pollers against the sandbox over loopback and a real SQLite file."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tossd.api import Client
+from tossd.config import PollConfig
+from tossd.events import EventKind, Stream
+from tossd.poll import Poller
+from tossd.sandbox.server import RunningSandbox
+from tossd.sandbox.world import World
+from tossd.store import Store
+
+HOUR = 3600
+
+
+class Clock:
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return float(self.now)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(
+        f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "audio"
+    ) as s:
+        yield s
+
+
+@pytest.fixture
+def world(sandbox: RunningSandbox) -> World:
+    return sandbox.sandbox.world
+
+
+@pytest.fixture
+def make_poller(
+    make_client: Callable[..., Client], store: Store, now: int
+) -> Callable[..., tuple[Poller, Clock]]:
+    def factory(**overrides: object) -> tuple[Poller, Clock]:
+        clock = Clock(now)
+        config = PollConfig.model_validate({"overlap_s": 600, "initial_window_s": 900, **overrides})
+        return Poller(make_client(), store, config, clock=clock), clock
+
+    return factory
+
+
+def first_active(world: World, now: int) -> int:
+    return min(i for i, e in world.extensions.items() if e["enddate"] == 0 or e["enddate"] > now)
+
+
+def truth_calls(world: World, now: int, active: set[int]) -> set[tuple[int, int, str]]:
+    rows = world.call(
+        "callRecords", {"startdate": "0", "enddate": str(now + HOUR), "page": "1"}, now
+    )
+    page, out = 1, []
+    while rows:
+        out.extend(rows)
+        page += 1
+        rows = world.call(
+            "callRecords", {"startdate": "0", "enddate": str(now + HOUR), "page": str(page)}, now
+        )
+    return {
+        (r["extensionid"], r["startdate"], r["callernum"])
+        for r in out
+        if r["extensionid"] in active
+    }
+
+
+async def test_two_polls_store_everything_once(
+    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+) -> None:
+    poller, _ = make_poller()
+    await poller.poll_all()
+    counts = {k: store.count_events(k) for k in EventKind}
+    second = await poller.poll_all()
+    assert all(r.new == 0 for r in second)
+    assert {k: store.count_events(k) for k in EventKind} == counts
+    active = {e.extensionid for e in store.active_extensions()}
+    stored = {
+        (e.extensionid, e.payload["startdate"], e.payload["callernum"])
+        for e in store.list_events()
+        if e.kind in (EventKind.CALL, EventKind.MISSED_CALL)
+    }
+    assert stored == truth_calls(world, now, active)
+    assert counts[EventKind.VOICEMAIL] > 0 and counts[EventKind.SMS] > 0
+
+
+async def test_first_sight_announces_only_the_initial_window(
+    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+) -> None:
+    ext = first_active(world, now)
+    world.add_call(extensionid=ext, startdate=now - 300, callernum="+15550001", seconds=0)
+    world.add_call(extensionid=ext, startdate=now - 2 * HOUR, callernum="+15550002", seconds=30)
+    poller, _ = make_poller()
+    await poller.poll_all()
+    by_caller = {e.payload["callernum"]: e for e in store.list_events() if "callernum" in e.payload}
+    assert by_caller["+15550001"].announce is True
+    assert by_caller["+15550001"].kind is EventKind.MISSED_CALL
+    assert by_caller["+15550002"].announce is False
+    assert all(not e.announce for e in store.list_events() if e.occurred_at < now - 900)
+
+
+async def test_everything_that_happened_while_down_is_new_after_restart(
+    make_poller: Callable[..., tuple[Poller, Clock]],
+    store: Store,
+    world: World,
+    now: int,
+) -> None:
+    poller, clock = make_poller()
+    await poller.poll_all()
+    ext = first_active(world, now)
+    did = world.extensions[ext]["did"]
+    # tossd is down for six hours; calls, a voicemail and a text arrive meanwhile.
+    later = now + 6 * HOUR
+    for offset in (HOUR, 3 * HOUR, 5 * HOUR):
+        world.add_call(
+            extensionid=ext, startdate=now + offset, callernum=f"+1555{offset}", seconds=0
+        )
+    world.add_voicemail(extensionid=ext, timestamp=now + 2 * HOUR, callernum="+15559999")
+    world.add_sms(did=did, timestamp=now + 4 * HOUR, peer="+15558888", message="are you there?")
+    restarted, clock = make_poller()
+    clock.now = later
+    reports = await restarted.poll_all()
+    new = [e for r in reports for e in r.new_events]
+    assert {e.payload.get("callernum") for e in new if e.kind is EventKind.MISSED_CALL} == {
+        f"+1555{o}" for o in (HOUR, 3 * HOUR, 5 * HOUR)
+    }
+    assert [e.payload["callerid"] for e in new if e.kind is EventKind.VOICEMAIL] == ["+15559999"]
+    assert [e.payload["message"] for e in new if e.kind is EventKind.SMS] == ["are you there?"]
+    assert all(e.announce for e in new)
+
+
+async def test_overlap_catches_a_record_published_late(
+    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+) -> None:
+    ext = first_active(world, now)
+    world.add_call(extensionid=ext, startdate=now - 60, callernum="+15550100", seconds=10)
+    poller, clock = make_poller()
+    await poller.poll_all()
+    # The provider publishes, after our poll, a call that started before the watermark.
+    world.add_call(extensionid=ext, startdate=now - 400, callernum="+15550200", seconds=0)
+    clock.now = now + 60
+    report = await poller.poll_stream(Stream.CALLS)
+    assert [e.payload["callernum"] for e in report.new_events] == ["+15550200"]
+    assert report.new_events[0].announce
+
+
+async def test_a_failing_extension_does_not_block_the_others(
+    make_poller: Callable[..., tuple[Poller, Clock]],
+    store: Store,
+    world: World,
+    sandbox: RunningSandbox,
+    now: int,
+) -> None:
+    poller, _ = make_poller()
+    await poller.sync_extensions()
+    broken = first_active(world, now)
+    sandbox.sandbox.faults.broken_extensions.add(broken)
+    report = await poller.poll_stream(Stream.CALLS)
+    assert report.failed == 1 and report.extensions > 1
+    assert report.new > 0
+    state = store.poll_state(broken, Stream.CALLS)
+    assert state is not None and state.consecutive_failures == 1 and state.watermark is None
+    assert store.count_events() == report.new
+    sandbox.sandbox.faults.broken_extensions.clear()
+    healed = await poller.poll_stream(Stream.CALLS)
+    assert healed.failed == 0 and healed.new > 0
+    healed_state = store.poll_state(broken, Stream.CALLS)
+    assert healed_state is not None and healed_state.consecutive_failures == 0
+
+
+async def test_voicemail_audio_is_stored_byte_for_byte(
+    make_poller: Callable[..., tuple[Poller, Clock]],
+    store: Store,
+    world: World,
+    now: int,
+) -> None:
+    ext = first_active(world, now)
+    vm = world.add_voicemail(extensionid=ext, timestamp=now - 30, callernum="+15551234", length=7)
+    poller, _ = make_poller()
+    await poller.poll_all()
+    event = next(
+        e for e in store.list_events(kind="voicemail") if e.payload["vmid"] == str(vm["vmid"])
+    )
+    audio = store.audio_for(event.id)
+    assert audio is not None
+    served = base64.b64decode(
+        world.call("audioclipGet", {"clipid": str(vm["clipid"])}, now)["filedata"]
+    )
+    assert audio.path.read_bytes() == served
+    assert audio.path.stat().st_mode & 0o777 == 0o600
+    assert audio.path.name == f"{event.id:08d}.mp3"  # a name we made, not API text
+    # History voicemails (not announced) are not downloaded.
+    unannounced = [e for e in store.list_events(kind="voicemail") if not e.announce]
+    assert unannounced and all(store.audio_for(e.id) is None for e in unannounced)
+
+
+async def test_ended_extension_stops_being_polled_and_keeps_history(
+    make_poller: Callable[..., tuple[Poller, Clock]],
+    store: Store,
+    world: World,
+    sandbox: RunningSandbox,
+    now: int,
+) -> None:
+    poller, clock = make_poller()
+    await poller.poll_all()
+    ext = first_active(world, now)
+    before = len([e for e in store.list_events() if e.extensionid == ext])
+    world.call("extensionCancel", {"extensionid": str(ext)}, now)
+    clock.now = now + 10
+    change = await poller.sync_extensions()
+    assert change.ended == [ext]
+    sandbox.sandbox.requests.clear()
+    await poller.poll_stream(Stream.VOICEMAIL)
+    assert sandbox.sandbox.requests["extensionVoicemailGet"] == len(store.active_extensions())
+    assert ext not in {e.extensionid for e in store.active_extensions()}
+    assert len([e for e in store.list_events() if e.extensionid == ext]) == before

@@ -1,0 +1,107 @@
+"""SQLAlchemy engines for the store: SQLite PRAGMAs and transaction control, URL handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from tossd.errors import StoreError
+
+# Execution option naming the statement our `begin` listener emits on SQLite.
+BEGIN_OPTION = "tossd_sqlite_begin"
+
+
+def create_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+    """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and real transactions.
+
+    `foreign_keys=False` is for migrations only (see `tossd.store.migrate`).
+    """
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except (ArgumentError, ImportError, ValueError) as exc:
+        raise StoreError(f"invalid database URL {mask_url(url)}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, foreign_keys=foreign_keys)
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool) whose transactions take SQLite's write lock up front.
+
+    A deferred transaction that reads, then writes, fails at once with SQLITE_BUSY (the busy
+    timeout does not apply) if another connection committed in between; BEGIN IMMEDIATE
+    waits for the lock instead. Other databases ignore the option.
+    """
+    return engine.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
+
+
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+    def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # pysqlite's legacy transaction control skips BEGIN before SELECT and DDL, so reads
+        # are not repeatable and migrations are not atomic; SQLAlchemy's docs (SQLite,
+        # "Enabling Non-Legacy SQLite Transactional Modes") recommend switching it off
+        # and emitting BEGIN from the `begin` event instead. Works on Python 3.11 and later.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL: readers (`tossd events`, reports) never block the poller's writes, nor
+            # the writes the readers.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # Another process holding the write lock (the CLI, `tossd db upgrade`) makes us
+            # wait up to 5 s instead of failing at once with "database is locked".
+            cursor.execute("PRAGMA busy_timeout=5000")
+            # NORMAL is safe with WAL: a power loss may roll back the last transactions but
+            # never corrupts the database, and commits skip an fsync each.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            # SQLite ignores FOREIGN KEY clauses unless each connection asks: an audio row
+            # must point at a real event. Off only while migrating (batch mode copies tables).
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        # Our own BEGIN (see on_connect); pysqlite still emits COMMIT and ROLLBACK.
+        connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory databases and other backends."""
+    if not is_sqlite(url):
+        return None
+    try:
+        database = make_url(url).database
+    except ArgumentError as exc:
+        raise StoreError(f"invalid database URL {mask_url(url)}") from exc
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def mask_url(url: str) -> str:
+    """The URL fit for messages and logs: the password replaced by `***`."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Unparseable: we cannot tell where a password would be, so show nothing of it.
+        return "<unparseable URL>"
+
+
+def describe_error(exc: SQLAlchemyError) -> str:
+    """The driver's own words, without the SQL and parameters SQLAlchemy appends (payloads)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}"
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -1,0 +1,3 @@
+"""Alembic migration scripts of the event store (run by `tossd.store.migrate`)."""
+
+from __future__ import annotations

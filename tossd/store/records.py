@@ -1,0 +1,56 @@
+"""The plain frozen values the store hands out: callers never see an ORM row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tossd.events import StoredEvent, Stream
+
+
+@dataclass(frozen=True)
+class KnownExtension:
+    extensionid: int
+    did: str
+    alias: str
+    startdate: int
+    enddate: int
+
+
+@dataclass(frozen=True)
+class ExtensionSync:
+    """What `sync_extensions` changed: ids that became active, ids that stopped being active."""
+
+    added: list[int] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PollState:
+    """Bookkeeping of one (extension, stream); `first_polled_at` is None until a success."""
+
+    extensionid: int
+    stream: Stream
+    watermark: int | None
+    last_success_at: int | None
+    last_attempt_at: int
+    last_error: str | None
+    consecutive_failures: int
+    first_polled_at: int | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """`new`: inserted now; `seen`: already stored (of which `updated` got a new payload)."""
+
+    new: list[StoredEvent]
+    updated: int
+    seen: int
+
+
+@dataclass(frozen=True)
+class AudioFile:
+    filename: str
+    size: int
+    sha256: str
+    path: Path

@@ -1,0 +1,262 @@
+"""The event store: the one object through which tossd reads and writes its state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from tossd.api.models import Extension
+from tossd.errors import StoreError
+from tossd.events import NewEvent, StoredEvent, Stream
+from tossd.store import queries, rows
+from tossd.store.engine import create_engine, describe_error, is_sqlite, sqlite_path, writer
+from tossd.store.files import (
+    create_private_file,
+    ensure_private_dir,
+    make_private,
+    remove_orphan_temps,
+)
+from tossd.store.migrate import upgrade
+from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
+from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, ExtensionRow, PollStateRow
+
+MAX_ERROR_CHARS = 500
+
+
+class Store:
+    """Synchronous and small per call: the async poller calls it directly."""
+
+    def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
+        """Use `Store.open`, which also migrates and secures the files."""
+        self._engine = engine
+        self._writer = writer(engine)
+        self._audio_dir = audio_dir
+
+    @property
+    def audio_dir(self) -> Path:
+        """Where voicemail audio lives; audio filenames are relative to it."""
+        return self._audio_dir
+
+    @classmethod
+    def open(cls, url: str, *, audio_dir: Path) -> Store:
+        """Migrate the database to the latest schema and open it, with private files.
+
+        The database file (and its -wal, -shm) is 0600; its directory is created 0700 when
+        missing but an existing one keeps its mode. `audio_dir` is made 0700 in any case
+        and swept of temp files that interrupted writes left.
+        """
+        db_file = sqlite_path(url)
+        if is_sqlite(url) and db_file is None:
+            # Each connection would get its own empty database, without the migrated tables.
+            raise StoreError("SQLite needs a database file, not :memory: or a file: URI")
+        if db_file is not None:
+            # An existing directory may be shared (/tmp, a home): only the files are ours.
+            ensure_private_dir(db_file.parent, tighten_existing=False)
+            # Created 0600 before SQLite sees it: SQLite gives -wal and -shm the same mode.
+            create_private_file(db_file)
+        upgrade(url)
+        if db_file is not None:
+            make_private(db_file)
+        ensure_private_dir(audio_dir)
+        remove_orphan_temps(audio_dir)
+        return cls(create_engine(url), audio_dir=audio_dir)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Session]:
+        """One transaction, committed at the end, rolled back on any error."""
+        bind = self._writer if write else self._engine
+        try:
+            with Session(bind, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+    # Extensions
+
+    def sync_extensions(self, extensions: Sequence[Extension], now: int) -> ExtensionSync:
+        """Upsert the account's extensions; those no longer listed stay, inactive."""
+        with self._transaction("sync extensions", write=True) as session:
+            known = {row.extensionid: row for row in session.exec(select(ExtensionRow))}
+            was_active = {extensionid: row.active for extensionid, row in known.items()}
+            for extension in extensions:
+                row = known.get(extension.extensionid)
+                if row is None:
+                    row = rows.new_extension(extension, now)
+                    known[extension.extensionid] = row
+                    session.add(row)
+                rows.update_extension(row, extension, now)
+            listed = {extension.extensionid for extension in extensions}
+            for extensionid, row in known.items():
+                if extensionid not in listed:
+                    row.active = False
+        return ExtensionSync(
+            added=sorted(i for i, r in known.items() if r.active and not was_active.get(i)),
+            ended=sorted(i for i, r in known.items() if not r.active and was_active.get(i)),
+        )
+
+    def active_extensions(self) -> list[KnownExtension]:
+        return self._extensions(active_only=True)
+
+    def all_extensions(self) -> list[KnownExtension]:
+        """Every number ever seen, ended ones included (they keep their history)."""
+        return self._extensions(active_only=False)
+
+    def _extensions(self, *, active_only: bool) -> list[KnownExtension]:
+        query = select(ExtensionRow).order_by(col(ExtensionRow.extensionid))
+        if active_only:
+            query = query.where(col(ExtensionRow.active).is_(True))
+        with self._transaction("list extensions") as session:
+            return [rows.known_extension(row) for row in session.exec(query)]
+
+    def get_extension(self, extensionid: int) -> KnownExtension | None:
+        with self._transaction("read an extension") as session:
+            row = session.get(ExtensionRow, extensionid)
+            return None if row is None else rows.known_extension(row)
+
+    # Polling
+
+    def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
+        with self._transaction("read the poll state") as session:
+            row = session.get(PollStateRow, (extensionid, stream.value))
+            return None if row is None else rows.poll_state(row)
+
+    def record_batch(
+        self,
+        extensionid: int,
+        stream: Stream,
+        events: Sequence[NewEvent],
+        watermark: int | None,
+        now: int,
+    ) -> BatchResult:
+        """Store what one poll saw and move its watermark, all in one transaction.
+
+        Unknown identities are inserted; known ones whose payload changed are updated in
+        place (the provider's mutable fields). Two events with one identity in a batch are
+        an error. Only indexed lookups by identity: the cost follows the batch, not history.
+        """
+        payloads = [rows.encode_payload(event) for event in events]
+        with self._transaction("record a batch", write=True) as session:
+            existing = queries.events_by_identity(session, [event.identity for event in events])
+            inserted: list[EventRow] = []
+            updated = 0
+            for event, payload in zip(events, payloads, strict=True):
+                row = existing.get(event.identity)
+                if row is None:
+                    inserted.append(rows.new_event(event, payload, now))
+                elif row.payload != payload:
+                    row.payload = payload
+                    updated += 1
+            session.add_all(inserted)
+            state = queries.poll_state_row(session, extensionid, stream, now)
+            rows.mark_success(state, watermark, now)
+            session.flush()
+            new = [rows.stored_event(row) for row in inserted]
+        return BatchResult(new=new, updated=updated, seen=len(events) - len(inserted))
+
+    def record_failure(self, extensionid: int, stream: Stream, error: str, now: int) -> int:
+        """Count one more failed poll (the watermark stays); return the failures in a row."""
+        with self._transaction("record a poll failure", write=True) as session:
+            state = queries.poll_state_row(session, extensionid, stream, now)
+            state.last_attempt_at = now
+            state.last_error = error[:MAX_ERROR_CHARS]
+            state.consecutive_failures += 1
+            return state.consecutive_failures
+
+    # Voicemail audio
+
+    def voicemails_missing_audio(self, *, max_attempts: int, limit: int = 100) -> list[StoredEvent]:
+        """Announced voicemails without audio and with fewer than `max_attempts` failures."""
+        query = queries.voicemails_missing_audio(max_attempts, limit)
+        with self._transaction("list voicemails missing audio") as session:
+            return [rows.stored_event(row) for row in session.exec(query)]
+
+    def record_audio(
+        self, event_id: int, *, clipid: str, filename: str, size: int, sha256: str, now: int
+    ) -> None:
+        """Note the audio file of a voicemail event (`filename` relative to `audio_dir`)."""
+        if not filename or Path(filename).name != filename or filename.startswith("."):
+            raise StoreError(f"audio filename must be a plain file name: {filename!r}")
+        row = AudioRow(
+            event_id=event_id,
+            clipid=clipid,
+            filename=filename,
+            size=size,
+            sha256=sha256,
+            fetched_at=now,
+        )
+        with self._transaction("record audio", write=True) as session:
+            session.add(row)
+
+    def record_audio_failure(self, event_id: int, error: str, now: int) -> int:
+        """Count one more failed audio fetch; return the failures so far."""
+        with self._transaction("record an audio failure", write=True) as session:
+            row = session.get(AudioAttemptRow, event_id)
+            if row is None:
+                row = AudioAttemptRow(
+                    event_id=event_id, attempts=0, last_error="", last_attempt_at=now
+                )
+                session.add(row)
+            row.attempts += 1
+            row.last_error = error[:MAX_ERROR_CHARS]
+            row.last_attempt_at = now
+            return row.attempts
+
+    def audio_for(self, event_id: int) -> AudioFile | None:
+        query = select(AudioRow).where(col(AudioRow.event_id) == event_id)
+        with self._transaction("read audio") as session:
+            row = session.exec(query).first()
+        if row is None:
+            return None
+        return AudioFile(
+            filename=row.filename,
+            size=row.size,
+            sha256=row.sha256,
+            path=self._audio_dir / row.filename,
+        )
+
+    # Reading
+
+    def list_events(
+        self, *, kind: str | None = None, since: int | None = None, limit: int | None = None
+    ) -> list[StoredEvent]:
+        """Events oldest first (by occurred_at, then id); `limit` keeps the newest ones.
+
+        `kind` is matched exactly; `since` keeps events that occurred at or after it.
+        """
+        query = queries.newest_events(kind, since, limit)
+        with self._transaction("list events") as session:
+            found = [rows.stored_event(row) for row in session.exec(query)]
+        found.reverse()
+        return found
+
+    def count_events(self, kind: str | None = None) -> int:
+        with self._transaction("count events") as session:
+            return session.exec(queries.count_events(kind)).one()
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the database file: "ok" when sound."""
+        if self._engine.dialect.name != "sqlite":
+            raise StoreError(f"integrity_check is SQLite only, not {self._engine.dialect.name}")
+        with self._transaction("check the database") as session:
+            lines = session.connection().exec_driver_sql("PRAGMA integrity_check").scalars()
+            return "\n".join(str(line) for line in lines)

@@ -1,0 +1,97 @@
+"""The event store's SQLModel tables: the schema that the Alembic migrations must reproduce."""
+
+# Safe with plain columns (SQLModel resolves the string annotations through pydantic); a
+# table with Relationship attributes needs real annotations: drop this import for it.
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, MetaData, String, Text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+# Every constraint and index gets a predictable name, so later migrations (Alembic batch mode
+# on SQLite, plain ALTERs on PostgreSQL) can drop or alter them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Our own registry, not SQLModel's global one: the store's metadata holds only its own tables
+# and the naming convention is set without touching a library global.
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class StoreTable(SQLModel, registry=registry(metadata=metadata)):
+    """Base of every store table (abstract: SQLModel marks registry bases so)."""
+
+
+# Timestamps are Unix seconds as BigInteger: PostgreSQL's INTEGER ends in 2038.
+
+
+class ExtensionRow(StoreTable, table=True):
+    __tablename__ = "extensions"
+
+    extensionid: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    did: str = Field(sa_type=String)
+    alias: str = Field(sa_type=String)
+    forward: str = Field(sa_type=String)
+    startdate: int = Field(sa_type=BigInteger)
+    enddate: int = Field(sa_type=BigInteger)
+    first_seen_at: int = Field(sa_type=BigInteger)
+    last_seen_at: int = Field(sa_type=BigInteger)
+    active: bool
+
+
+class EventRow(StoreTable, table=True):
+    __tablename__ = "events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=String, index=True)
+    extensionid: int = Field(index=True)
+    identity: str = Field(sa_type=String, unique=True)
+    occurred_at: int = Field(sa_type=BigInteger, index=True)
+    recorded_at: int = Field(sa_type=BigInteger)
+    announce: bool
+    # JSON encoded by the store itself (sorted keys), so "has it changed" is a string compare.
+    payload: str = Field(sa_type=Text)
+
+
+class AudioRow(StoreTable, table=True):
+    __tablename__ = "audio"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="events.id", unique=True)
+    clipid: str = Field(sa_type=String)
+    filename: str = Field(sa_type=String)  # relative to the audio directory
+    size: int = Field(sa_type=BigInteger)
+    sha256: str = Field(sa_type=String)
+    fetched_at: int = Field(sa_type=BigInteger)
+
+
+class AudioAttemptRow(StoreTable, table=True):
+    """Failed audio fetches of one voicemail event, so retries can give up after a while."""
+
+    __tablename__ = "audio_attempts"
+
+    event_id: int = Field(
+        foreign_key="events.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    attempts: int
+    last_error: str = Field(sa_type=Text)
+    last_attempt_at: int = Field(sa_type=BigInteger)
+
+
+class PollStateRow(StoreTable, table=True):
+    __tablename__ = "poll_state"
+
+    extensionid: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    stream: str = Field(sa_type=String, primary_key=True)
+    watermark: int | None = Field(default=None, sa_type=BigInteger)
+    last_success_at: int | None = Field(default=None, sa_type=BigInteger)
+    last_attempt_at: int = Field(sa_type=BigInteger)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    consecutive_failures: int = 0
+    # The first *successful* poll: None means the stream has never been read (first sight).
+    first_polled_at: int | None = Field(default=None, sa_type=BigInteger)
