@@ -22,6 +22,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tossd.api import Client
 from tossd.config import Config
 from tossd.events import Stream
+from tossd.notify.deliver import Deliverer, DrainReport
+from tossd.notify.routing import Route
+from tossd.notify.targets import build_routes, host_timezone, zone
 from tossd.poll import Poller, StreamReport
 from tossd.signals import stop_on_signals
 from tossd.store import Store
@@ -52,6 +55,16 @@ def open_store(config: Config) -> Store:
     return Store.open(config.store_url, audio_dir=config.state_dir / "audio")
 
 
+def ready_routes(config: Config) -> list[Route]:
+    """Routes with URLs checked and templates compiled: a bad one is a ConfigError at start."""
+    default_tz = zone(config.delivery.timezone, host_timezone())
+    return build_routes(config.route, default_tz)
+
+
+def open_deliverer(config: Config, store: Store, routes: list[Route]) -> Deliverer:
+    return Deliverer(store, store.ledger(), routes, config.delivery)
+
+
 class Daemon:
     """`tossd run`: poll every stream on its interval until `stop` is set."""
 
@@ -63,11 +76,13 @@ class Daemon:
         self._sync_lock = asyncio.Lock()
 
     async def run(self, stop: asyncio.Event) -> None:
+        routes = ready_routes(self._config)
         async with AsyncExitStack() as stack:
             store = stack.enter_context(open_store(self._config))
             api = await stack.enter_async_context(open_client(self._config))
             poller = Poller(api, store, self._config.poll, clock=self._clock)
-            scheduler = self._scheduler(poller)
+            deliverer = open_deliverer(self._config, store, routes)
+            scheduler = self._scheduler(poller, deliverer)
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             log.info("daemon.started", streams=list(self._config.poll.streams))
@@ -77,7 +92,7 @@ class Daemon:
             await self._drain()
         log.info("daemon.stopped")
 
-    def _scheduler(self, poller: Poller) -> AsyncIOScheduler:
+    def _scheduler(self, poller: Poller, deliverer: Deliverer) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -90,21 +105,34 @@ class Daemon:
             scheduler.add_job(
                 self._job,
                 "interval",
-                args=[f"poll.{stream.value}", self._stream_job(poller, stream)],
+                args=[f"poll.{stream.value}", self._stream_job(poller, deliverer, stream)],
                 id=f"poll.{stream.value}",
                 seconds=poll.interval_for(stream),
                 jitter=poll.jitter_s or None,
                 # Staggered first runs: streams don't all hit the API in the same second.
                 next_run_time=start + timedelta(seconds=index * 0.5),
             )
+        scheduler.add_job(
+            self._job,
+            "interval",
+            args=["deliver", deliverer.drain],
+            id="deliver",
+            seconds=self._config.delivery.interval_s,
+            next_run_time=start,
+        )
         return scheduler
 
-    def _stream_job(self, poller: Poller, stream: Stream) -> Callable[[], Awaitable[None]]:
+    def _stream_job(
+        self, poller: Poller, deliverer: Deliverer, stream: Stream
+    ) -> Callable[[], Awaitable[None]]:
         async def job() -> None:
             await self._ensure_extensions(poller)
-            await poller.poll_stream(stream)
+            report = await poller.poll_stream(stream)
             if stream is Stream.VOICEMAIL:
                 await poller.fetch_audio()
+            if report.announced:
+                # Deliver right away rather than at the next delivery tick.
+                await deliverer.drain()
 
         return job
 
@@ -161,8 +189,20 @@ async def run_daemon(config: Config) -> None:
     await Daemon(config).run(stop_on_signals())
 
 
-async def poll_once(config: Config) -> list[StreamReport]:
-    """`tossd poll --once`: every stream once, then pending audio."""
+async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
+    """`tossd poll --once`: every stream once, pending audio, then one delivery pass."""
+    routes = ready_routes(config)
     with open_store(config) as store:
         async with open_client(config) as api:
-            return await Poller(api, store, config.poll).poll_all()
+            reports = await Poller(api, store, config.poll).poll_all()
+        return reports, await open_deliverer(config, store, routes).drain()
+
+
+async def retry_outbox(
+    config: Config, *, ids: list[int], include_dead: bool
+) -> tuple[int, DrainReport]:
+    """`tossd outbox retry`: make undelivered rows due now and deliver them."""
+    routes = ready_routes(config)
+    with open_store(config) as store:
+        count = store.ledger().retry(int(time.time()), ids=ids, include_dead=include_dead)
+        return count, await open_deliverer(config, store, routes).drain()

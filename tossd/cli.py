@@ -11,13 +11,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tossd import __version__
-from tossd.app import open_store, poll_once, run_daemon
+from tossd.app import open_store, poll_once, ready_routes, retry_outbox, run_daemon
 from tossd.config import Config, find_config_path, load_config, render_effective
 from tossd.demo import run_demo
 from tossd.errors import ApiError, ApiKeyRejected, ApiUnavailable, ConfigError, TossdError
 from tossd.eventlist import parse_since, render_json_lines, render_table
 from tossd.events import EventKind
 from tossd.log import configure_logging
+from tossd.notify.deliver import DrainReport
+from tossd.notify.urlmask import url_secrets
+from tossd.outbox import render_outbox, send_tests
 from tossd.sandbox.runner import SandboxOptions, run_sandbox
 from tossd.sandbox.server import Faults
 
@@ -34,6 +37,7 @@ def load(args: argparse.Namespace) -> Config:
     config = load_config(path, os.environ)
     key = config.api.resolved_key
     secrets = [key.get_secret_value()] if key is not None else []
+    secrets += [part for route in config.route for url in route.urls() for part in url_secrets(url)]
     configure_logging(config.log.level, config.log.format, secrets=secrets)
     return config
 
@@ -75,12 +79,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_poll(args: argparse.Namespace) -> int:
     config = load(args)
-    reports = asyncio.run(poll_once(config))
+    reports, delivered = asyncio.run(poll_once(config))
     for report in reports:
         print(
             f"{report.stream.value}: {report.extensions} numbers polled, {report.failed} failed, "
             f"{report.new} new events ({report.announced} announced)"
         )
+    print(_delivery_line(delivered))
     if any(r.key_rejected for r in reports):
         raise ApiKeyRejected("every request was refused: check api.key")
     if reports and all(r.extensions and r.failed == r.extensions for r in reports):
@@ -100,6 +105,41 @@ def cmd_events(args: argparse.Namespace) -> int:
         numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
     print(render_json_lines(events) if args.json else render_table(events, numbers), end="")
     return 0
+
+
+def _delivery_line(report: DrainReport) -> str:
+    return (
+        f"notifications: {report.sent} sent, {report.failed} failed "
+        f"({report.dead} given up), {report.postponed} waiting for audio"
+    )
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    config = load(args)
+    with open_store(config) as store:
+        rows = store.ledger().listing(state=args.state, limit=args.limit)
+    print(render_outbox(rows), end="")
+    return 0
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    config = load(args)
+    ids = [args.id] if args.id is not None else []
+    count, report = asyncio.run(retry_outbox(config, ids=ids, include_dead=args.all))
+    print(f"{count} notifications due again")
+    print(_delivery_line(report))
+    return 0 if report.failed == 0 else 1
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    config = load(args)
+    routes = [r for r in ready_routes(config) if args.route in (None, r.name)]
+    if not routes:
+        raise ConfigError(f"route: no route named {args.route!r}" if args.route else "route: none")
+    results = asyncio.run(send_tests(routes, timeout_s=config.delivery.timeout_s))
+    for route, target, outcome in results:
+        print(f"{route}  {target}  {outcome}")
+    return 0 if all(outcome == "ok" for *_, outcome in results) else 1
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -164,6 +204,27 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     events.add_argument("--limit", type=int, help="only the newest N")
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.set_defaults(func=cmd_events)
+
+    outbox = sub.add_parser("outbox", help="the delivery ledger: notifications owed")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command")
+    listing = outbox_sub.add_parser("list", help="list notifications, newest first (default)")
+    for parser in (outbox, listing):
+        _add_config_option(parser)
+        parser.add_argument("--state", choices=["pending", "retrying", "sent", "dead"])
+        parser.add_argument("--limit", type=int, default=100)
+        parser.set_defaults(func=cmd_outbox_list)
+    retry = outbox_sub.add_parser("retry", help="send every undelivered notification now")
+    _add_config_option(retry)
+    retry.add_argument("--id", type=int, help="only this notification")
+    retry.add_argument("--all", action="store_true", help="include dead (given-up) ones")
+    retry.set_defaults(func=cmd_outbox_retry)
+
+    notify = sub.add_parser("notify", help="notification tools")
+    notify_sub = notify.add_subparsers(dest="notify_command", required=True)
+    test = notify_sub.add_parser("test", help="send a test message to every target")
+    _add_config_option(test)
+    test.add_argument("--route", help="only this route")
+    test.set_defaults(func=cmd_notify_test)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -24,6 +24,7 @@ from pydantic import (
 
 from tossd.config_render import describe_errors, problem
 from tossd.config_render import render_effective as render_effective
+from tossd.config_routes import DeliveryConfig, RouteConfig, check_route_names
 from tossd.errors import ConfigError
 
 Stream = Literal["calls", "voicemail", "sms"]
@@ -234,6 +235,18 @@ class Config(BaseModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     poll: PollConfig = Field(default_factory=PollConfig)
     log: LogConfig = Field(default_factory=LogConfig)
+    route: tuple[RouteConfig, ...] = ()
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+
+    @field_validator("route", mode="before")
+    @classmethod
+    def _route_list(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("route")
+    @classmethod
+    def _unique_routes(cls, value: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
+        return check_route_names(value)
 
     @model_validator(mode="before")
     @classmethod

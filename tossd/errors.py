@@ -11,7 +11,8 @@
     │   ├── ApiMalformedReply        the body is not a valid envelope (retried on the next poll)
     │   └── ApiRejected              `status:false`: the provider said no, with its `msgs`
     │       └── ApiKeyRejected       ... about the API key (fatal for the account)
-    └── StoreError                   the event store could not do its job
+    ├── StoreError                   the event store could not do its job
+    └── TemplateRenderError          a route's template failed; the default one was used
 
 Each class's docstring is its default message. Messages never carry the API key.
 """
@@ -92,3 +93,15 @@ class ApiKeyRejected(ApiRejected):
 
 class StoreError(TossdError):
     """The event store failed."""
+
+
+class TemplateRenderError(TossdError):
+    """A route's template failed to render; the default template was used instead.
+
+    The caller logs the message and sends `fallback`, the (title, body) rendered with the
+    default for the failing part: a broken template never loses a notification.
+    """
+
+    def __init__(self, message: str | None = None, *, fallback: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.fallback = fallback

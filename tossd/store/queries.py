@@ -2,37 +2,150 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlalchemy import Connection, Table, func
+from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from tossd.events import EventKind, Stream
-from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, PollStateRow
+from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, metadata
 
 # Identities per `IN (...)` lookup: well under SQLite's historical limit of 999 variables.
 LOOKUP_CHUNK = 500
 
+# The per-poll path runs on Core statements built once: no ORM unit of work, no identity
+# map, no per-call statement construction (SQLAlchemy caches their compiled form).
+EVENTS: Table = metadata.tables["events"]
+POLL_STATE: Table = metadata.tables["poll_state"]
 
-def events_by_identity(session: Session, identities: Sequence[str]) -> dict[str, EventRow]:
-    """Stored events among `identities`, found through the unique index, chunk by chunk."""
+_STORED = sa.select(EVENTS.c.identity, EVENTS.c.id, EVENTS.c.payload).where(
+    EVENTS.c.identity.in_(sa.bindparam("identities", expanding=True))
+)
+# Ids come back matched by identity (unique), not by position: asking SQLite for
+# sort_by_parameter_order makes SQLAlchemy fall back to one INSERT per row.
+_INSERT_EVENTS = sa.insert(EVENTS).returning(EVENTS.c.identity, EVENTS.c.id)
+_UPDATE_PAYLOAD = (
+    sa.update(EVENTS)
+    .where(EVENTS.c.id == sa.bindparam("event_id"))
+    .values(payload=sa.bindparam("new_payload"))
+)
+
+_STATE_KEY = sa.and_(
+    POLL_STATE.c.extensionid == sa.bindparam("key_extensionid"),
+    POLL_STATE.c.stream == sa.bindparam("key_stream"),
+)
+_READ_STATE = sa.select(POLL_STATE).where(_STATE_KEY)
+_FAILURES = sa.select(POLL_STATE.c.consecutive_failures).where(_STATE_KEY)
+_NOW = sa.bindparam("now", type_=sa.BigInteger)
+_SUCCESS = (
+    sa.update(POLL_STATE)
+    .where(_STATE_KEY)
+    .values(
+        watermark=sa.bindparam("watermark", type_=sa.BigInteger),
+        last_success_at=_NOW,
+        last_attempt_at=_NOW,
+        last_error=None,
+        consecutive_failures=0,
+        first_polled_at=func.coalesce(POLL_STATE.c.first_polled_at, _NOW),
+    )
+)
+_FAILURE = (
+    sa.update(POLL_STATE)
+    .where(_STATE_KEY)
+    .values(
+        last_attempt_at=_NOW,
+        last_error=sa.bindparam("error", type_=sa.Text),
+        consecutive_failures=POLL_STATE.c.consecutive_failures + 1,
+    )
+)
+
+
+def stored_by_identity(
+    connection: Connection, identities: Sequence[str]
+) -> dict[str, tuple[int, str]]:
+    """(id, payload) of the stored events among `identities`, through the unique index."""
     unique = list(dict.fromkeys(identities))
-    found: dict[str, EventRow] = {}
+    found: dict[str, tuple[int, str]] = {}
     for start in range(0, len(unique), LOOKUP_CHUNK):
         chunk = unique[start : start + LOOKUP_CHUNK]
-        query = select(EventRow).where(col(EventRow.identity).in_(chunk))
-        found.update((row.identity, row) for row in session.exec(query))
+        for identity, event_id, payload in connection.execute(_STORED, {"identities": chunk}):
+            found[identity] = (event_id, payload)
     return found
 
 
-def poll_state_row(session: Session, extensionid: int, stream: Stream, now: int) -> PollStateRow:
-    """The poll state of (extension, stream), created (never polled yet) when missing."""
-    row = session.get(PollStateRow, (extensionid, stream.value))
-    if row is None:
-        row = PollStateRow(extensionid=extensionid, stream=stream.value, last_attempt_at=now)
-        session.add(row)
-    return row
+def insert_events(connection: Connection, values: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Insert events rows in as few statements as the driver allows; their ids by identity."""
+    if not values:
+        return {}
+    if connection.dialect.insert_executemany_returning:
+        return {
+            identity: event_id for identity, event_id in connection.execute(_INSERT_EVENTS, values)
+        }
+    # No multi-row RETURNING (SQLite before 3.35): read the ids back through the index.
+    connection.execute(sa.insert(EVENTS), values)
+    stored = stored_by_identity(connection, [row["identity"] for row in values])
+    return {identity: event_id for identity, (event_id, _) in stored.items()}
+
+
+def update_payloads(connection: Connection, changed: Mapping[int, str]) -> None:
+    if changed:
+        params = [{"event_id": i, "new_payload": p} for i, p in changed.items()]
+        connection.execute(_UPDATE_PAYLOAD, params)
+
+
+def read_poll_state(connection: Connection, extensionid: int, stream: Stream) -> sa.Row[Any] | None:
+    key = {"key_extensionid": extensionid, "key_stream": stream.value}
+    return connection.execute(_READ_STATE, key).first()
+
+
+def mark_success(
+    connection: Connection, extensionid: int, stream: Stream, watermark: int | None, now: int
+) -> None:
+    """Upsert the poll state after a successful poll; `first_polled_at` is set only once."""
+    key = {"key_extensionid": extensionid, "key_stream": stream.value}
+    if connection.execute(_SUCCESS, {**key, "watermark": watermark, "now": now}).rowcount:
+        return
+    _insert_state(
+        connection,
+        extensionid,
+        stream,
+        now,
+        watermark=watermark,
+        last_success_at=now,
+        first_polled_at=now,
+    )
+
+
+def mark_failure(
+    connection: Connection, extensionid: int, stream: Stream, error: str, now: int
+) -> int:
+    """Upsert the poll state after a failed poll; the failures in a row, this one included."""
+    key = {"key_extensionid": extensionid, "key_stream": stream.value}
+    if connection.execute(_FAILURE, {**key, "error": error, "now": now}).rowcount:
+        return int(connection.execute(_FAILURES, key).scalar_one())
+    _insert_state(connection, extensionid, stream, now, last_error=error, consecutive_failures=1)
+    return 1
+
+
+def _insert_state(
+    connection: Connection, extensionid: int, stream: Stream, now: int, **values: Any
+) -> None:
+    # UPDATE first, INSERT when no row matched: portable (no dialect upsert, no SQLite 3.24
+    # requirement) and one statement in the steady state; writes hold SQLite's lock already.
+    row = {
+        "extensionid": extensionid,
+        "stream": stream.value,
+        "watermark": None,
+        "last_success_at": None,
+        "last_attempt_at": now,
+        "last_error": None,
+        "consecutive_failures": 0,
+        "first_polled_at": None,
+    }
+    connection.execute(sa.insert(POLL_STATE), {**row, **values})
 
 
 def voicemails_missing_audio(max_attempts: int, limit: int) -> SelectOfScalar[EventRow]:

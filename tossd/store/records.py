@@ -54,3 +54,32 @@ class AudioFile:
     size: int
     sha256: str
     path: Path
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """A delivery the routing decided on, before it is a ledger row."""
+
+    route: str
+    target: str
+    target_label: str
+    held_until: int | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One ledger row: one event (or report), one route, one target URL."""
+
+    id: int
+    event_id: int | None
+    kind: str
+    route: str
+    target: str
+    target_label: str
+    state: str
+    attempts: int
+    created_at: int
+    next_attempt_at: int
+    held_until: int | None
+    sent_at: int | None
+    last_error: str | None

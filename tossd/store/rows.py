@@ -1,4 +1,4 @@
-"""Conversions between ORM rows and the plain values the store hands out."""
+"""Conversions between database rows and the plain values the store hands out."""
 
 from __future__ import annotations
 
@@ -6,42 +6,67 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Row
+
 from tossd.api.models import Extension
 from tossd.errors import StoreError
 from tossd.events import EventKind, NewEvent, StoredEvent, Stream
 from tossd.store.records import KnownExtension, PollState
-from tossd.store.tables import EventRow, ExtensionRow, PollStateRow
+from tossd.store.tables import EventRow, ExtensionRow
+
+# Built once: `json.dumps` with options constructs a new encoder for every payload.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_payload(event: NewEvent) -> str:
     """Canonical JSON (sorted keys, no spaces), so an unchanged payload encodes identically."""
     try:
-        return json.dumps(
-            dict(event.payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        return _ENCODER.encode(dict(event.payload))
     except (TypeError, ValueError) as exc:
         raise StoreError(f"payload of {event.identity} is not JSON: {exc}") from exc
 
 
 def decode_payload(row: EventRow) -> Mapping[str, Any]:
+    return _decode(row.identity, row.payload)
+
+
+def _decode(identity: str, text: str) -> Mapping[str, Any]:
     try:
-        payload = json.loads(row.payload)
+        payload = json.loads(text)
     except ValueError as exc:
-        raise StoreError(f"payload of {row.identity} is corrupt: {exc}") from exc
+        raise StoreError(f"payload of {identity} is corrupt: {exc}") from exc
     if not isinstance(payload, dict):
-        raise StoreError(f"payload of {row.identity} is not a JSON object")
+        raise StoreError(f"payload of {identity} is not a JSON object")
     return payload
 
 
-def new_event(event: NewEvent, payload: str, now: int) -> EventRow:
-    return EventRow(
-        kind=event.kind.value,
+def event_values(event: NewEvent, payload: str, now: int) -> dict[str, Any]:
+    """The columns of a new events row; the database assigns the id."""
+    return {
+        "kind": event.kind.value,
+        "extensionid": event.extensionid,
+        "identity": event.identity,
+        "occurred_at": event.occurred_at,
+        "recorded_at": now,
+        "announce": event.announce,
+        "payload": payload,
+    }
+
+
+def inserted_event(event: NewEvent, event_id: int, payload: str, now: int) -> StoredEvent:
+    """What `stored_event` would read back from the row just inserted, without reading it.
+
+    The payload is decoded from the stored text, so it is the same value a later read gives.
+    """
+    return StoredEvent(
+        id=event_id,
+        kind=event.kind,
         extensionid=event.extensionid,
         identity=event.identity,
         occurred_at=event.occurred_at,
         recorded_at=now,
         announce=event.announce,
-        payload=payload,
+        payload=_decode(event.identity, payload),
     )
 
 
@@ -99,17 +124,8 @@ def known_extension(row: ExtensionRow) -> KnownExtension:
     )
 
 
-def mark_success(row: PollStateRow, watermark: int | None, now: int) -> None:
-    row.watermark = watermark
-    row.last_success_at = now
-    row.last_attempt_at = now
-    row.last_error = None
-    row.consecutive_failures = 0
-    if row.first_polled_at is None:
-        row.first_polled_at = now
-
-
-def poll_state(row: PollStateRow) -> PollState:
+def poll_state(row: Row[Any]) -> PollState:
+    """From a row of `poll_state` read with Core (attribute access by column name)."""
     return PollState(
         extensionid=row.extensionid,
         stream=Stream(row.stream),

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -22,9 +22,10 @@ from tossd.store.files import (
     make_private,
     remove_orphan_temps,
 )
+from tossd.store.ledger import Ledger
 from tossd.store.migrate import upgrade
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
-from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, ExtensionRow, PollStateRow
+from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
 
 MAX_ERROR_CHARS = 500
 
@@ -42,6 +43,10 @@ class Store:
     def audio_dir(self) -> Path:
         """Where voicemail audio lives; audio filenames are relative to it."""
         return self._audio_dir
+
+    def ledger(self) -> Ledger:
+        """The delivery ledger, on this store's database."""
+        return Ledger(self._engine)
 
     @classmethod
     def open(cls, url: str, *, audio_dir: Path) -> Store:
@@ -91,6 +96,16 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
 
+    @contextmanager
+    def _connection(self, action: str, *, write: bool = False) -> Iterator[Connection]:
+        """Like `_transaction` on a bare connection: the per-poll path skips the Session."""
+        bind = self._writer if write else self._engine
+        try:
+            with bind.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
     # Extensions
 
     def sync_extensions(self, extensions: Sequence[Extension], now: int) -> ExtensionSync:
@@ -136,8 +151,8 @@ class Store:
     # Polling
 
     def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
-        with self._transaction("read the poll state") as session:
-            row = session.get(PollStateRow, (extensionid, stream.value))
+        with self._connection("read the poll state") as connection:
+            row = queries.read_poll_state(connection, extensionid, stream)
             return None if row is None else rows.poll_state(row)
 
     def record_batch(
@@ -155,32 +170,24 @@ class Store:
         an error. Only indexed lookups by identity: the cost follows the batch, not history.
         """
         payloads = [rows.encode_payload(event) for event in events]
-        with self._transaction("record a batch", write=True) as session:
-            existing = queries.events_by_identity(session, [event.identity for event in events])
-            inserted: list[EventRow] = []
-            updated = 0
-            for event, payload in zip(events, payloads, strict=True):
-                row = existing.get(event.identity)
-                if row is None:
-                    inserted.append(rows.new_event(event, payload, now))
-                elif row.payload != payload:
-                    row.payload = payload
-                    updated += 1
-            session.add_all(inserted)
-            state = queries.poll_state_row(session, extensionid, stream, now)
-            rows.mark_success(state, watermark, now)
-            session.flush()
-            new = [rows.stored_event(row) for row in inserted]
-        return BatchResult(new=new, updated=updated, seen=len(events) - len(inserted))
+        with self._connection("record a batch", write=True) as connection:
+            stored = queries.stored_by_identity(connection, [event.identity for event in events])
+            fresh, changed, updated = _sort_batch(events, payloads, stored)
+            values = [rows.event_values(events[i], payloads[i], now) for i in fresh]
+            ids = queries.insert_events(connection, values)
+            queries.update_payloads(connection, changed)
+            queries.mark_success(connection, extensionid, stream, watermark, now)
+        new = [
+            rows.inserted_event(events[i], ids[events[i].identity], payloads[i], now) for i in fresh
+        ]
+        return BatchResult(new=new, updated=updated, seen=len(events) - len(fresh))
 
     def record_failure(self, extensionid: int, stream: Stream, error: str, now: int) -> int:
         """Count one more failed poll (the watermark stays); return the failures in a row."""
-        with self._transaction("record a poll failure", write=True) as session:
-            state = queries.poll_state_row(session, extensionid, stream, now)
-            state.last_attempt_at = now
-            state.last_error = error[:MAX_ERROR_CHARS]
-            state.consecutive_failures += 1
-            return state.consecutive_failures
+        with self._connection("record a poll failure", write=True) as connection:
+            return queries.mark_failure(
+                connection, extensionid, stream, error[:MAX_ERROR_CHARS], now
+            )
 
     # Voicemail audio
 
@@ -260,3 +267,24 @@ class Store:
         with self._transaction("check the database") as session:
             lines = session.connection().exec_driver_sql("PRAGMA integrity_check").scalars()
             return "\n".join(str(line) for line in lines)
+
+
+def _sort_batch(
+    events: Sequence[NewEvent], payloads: Sequence[str], stored: dict[str, tuple[int, str]]
+) -> tuple[list[int], dict[int, str], int]:
+    """Positions of the unknown events, new payloads by event id, and how many changed.
+
+    A second event of a known identity compares with the first one's payload, as with the
+    row already updated; two of an unknown identity both go to the INSERT, which refuses them.
+    """
+    fresh: list[int] = []
+    changed: dict[int, str] = {}
+    updated = 0
+    for index, (event, payload) in enumerate(zip(events, payloads, strict=True)):
+        known = stored.get(event.identity)
+        if known is None:
+            fresh.append(index)
+        elif changed.get(known[0], known[1]) != payload:
+            changed[known[0]] = payload
+            updated += 1
+    return fresh, changed, updated

@@ -4,7 +4,7 @@
 # table with Relationship attributes needs real annotations: drop this import for it.
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, MetaData, String, Text
+from sqlalchemy import BigInteger, Index, MetaData, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -46,6 +46,16 @@ class ExtensionRow(StoreTable, table=True):
 
 class EventRow(StoreTable, table=True):
     __tablename__ = "events"
+    # Announced events not yet turned into deliveries: a partial index, so finding them costs
+    # the few waiting, never the history.
+    __table_args__ = (
+        Index(
+            "ix_events_unplanned",
+            "id",
+            sqlite_where=text("planned_at IS NULL AND announce"),
+            postgresql_where=text("planned_at IS NULL AND announce"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_type=String, index=True)
@@ -56,6 +66,8 @@ class EventRow(StoreTable, table=True):
     announce: bool
     # JSON encoded by the store itself (sorted keys), so "has it changed" is a string compare.
     payload: str = Field(sa_type=Text)
+    # When the delivery ledger rows of this event were created (None: not yet).
+    planned_at: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class AudioRow(StoreTable, table=True):
@@ -95,3 +107,29 @@ class PollStateRow(StoreTable, table=True):
     consecutive_failures: int = 0
     # The first *successful* poll: None means the stream has never been read (first sight).
     first_polled_at: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class DeliveryRow(StoreTable, table=True):
+    """The delivery ledger: one row per (event, route, target URL), pending until sent."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "route", "target"),
+        Index("ix_deliveries_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int | None = Field(default=None, foreign_key="events.id", index=True)
+    kind: str = Field(sa_type=String)  # "event", or later "report" / "alert" (payload then)
+    route: str = Field(sa_type=String)
+    # A fingerprint of the target URL: the URL itself holds secrets and stays in the config.
+    target: str = Field(sa_type=String)
+    target_label: str = Field(sa_type=String)  # the URL with its secrets masked
+    state: str = Field(sa_type=String)  # pending | retrying | sent | dead
+    attempts: int = 0
+    created_at: int = Field(sa_type=BigInteger)
+    next_attempt_at: int = Field(sa_type=BigInteger)
+    held_until: int | None = Field(default=None, sa_type=BigInteger)  # quiet hours: a digest
+    sent_at: int | None = Field(default=None, sa_type=BigInteger)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    payload: str | None = Field(default=None, sa_type=Text)

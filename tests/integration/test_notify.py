@@ -1,0 +1,335 @@
+"""Notifications end to end: sandbox -> poll -> ledger -> real SMTP and HTTP receivers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tossd.app import open_deliverer, poll_once, ready_routes
+from tossd.config import Config, load_config
+from tossd.notify.deliver import Deliverer
+from tossd.sandbox.server import RunningSandbox
+from tossd.sandbox.world import World
+from tossd.store import Store
+
+HOUR = 3600
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def routes_config(tmp_path: Path, url: str, api_key: str, routes: list[dict[str, Any]]) -> Config:
+    lines = [f'state_dir = "{tmp_path / "state"}"', "[api]", f'url = "{url}"', f'key = "{api_key}"']
+    lines += ["max_requests_per_s = 1000", "[delivery]", "backoff_s = 60", "audio_wait_s = 0"]
+    for route in routes:
+        lines.append("[[route]]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in route.items()]
+    path = tmp_path / "tossd.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return load_config(path, {})
+
+
+def active_extension(world: World, now: int) -> int:
+    return min(i for i, e in world.extensions.items() if e["enddate"] == 0 or e["enddate"] > now)
+
+
+@pytest.fixture
+def store_of(tmp_path: Path) -> Callable[[], Store]:
+    def opener() -> Store:
+        return Store.open(
+            f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "state" / "audio"
+        )
+
+    return opener
+
+
+async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
+    sandbox: RunningSandbox,
+    smtp_server: Any,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    world = sandbox.sandbox.world
+    ext = active_extension(world, now)
+    world.add_voicemail(
+        extensionid=ext,
+        timestamp=now - 60,
+        callernum="+13125550199",
+        callername="Ada Lovelace",
+        length=9,
+    )
+    world.add_call(extensionid=ext, startdate=now - 30, callernum="+12065550104", seconds=0)
+    world.add_call(extensionid=ext, startdate=now - 20, callernum="+14155550178", seconds=0)
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {"name": "mail", "events": ["voicemail"], "notify": [smtp_server.url()]},
+            {"name": "pager", "events": ["missed_call"], "notify": [json_receiver.url("missed")]},
+        ],
+    )
+    _, report = await poll_once(config)
+    assert report.sent == 3 and report.failed == 0
+    mails = await smtp_server.wait_for(1)
+    assert len(mails) == 1
+    mail = mails[0]
+    assert "Ada Lovelace" in mail["Subject"] and "\n" not in mail["Subject"]
+    parts = [p for p in mail.iter_attachments() if p.get_content_type() == "audio/mpeg"]
+    assert len(parts) == 1
+    with store_of() as store:
+        event = next(e for e in store.list_events(kind="voicemail") if e.announce)
+        audio = store.audio_for(event.id)
+        assert audio is not None and parts[0].get_content() == audio.path.read_bytes()
+    missed = await json_receiver.wait_for(2)
+    assert sorted(
+        "+1 206-555-0104" in p["message"] or "+1 415-555-0178" in p["message"] for p in missed
+    ) == [True, True]
+
+    _, again = await poll_once(config)
+    assert again.sent == 0
+    assert len(smtp_server.messages) == 1 and len(json_receiver.posts) == 2
+
+
+async def make_deliverer(config: Config, store: Store, clock: Clock) -> Deliverer:
+    deliverer = open_deliverer(config, store, ready_routes(config))
+    deliverer._clock = clock  # the ledger's schedule under test control
+    return deliverer
+
+
+def seed_event(store: Store, world: World, now: int, caller: str = "+15550001") -> None:
+    """Record one announced missed call as a poll would (the poller is tested elsewhere)."""
+    from tossd.events import EventKind, NewEvent, Stream
+
+    ext = active_extension(world, now)
+    event = NewEvent(
+        EventKind.MISSED_CALL,
+        ext,
+        f"call:{ext}:{now}:{caller}",
+        now,
+        True,
+        {"callernum": caller, "callername": "", "seconds": 0, "startdate": now},
+    )
+    store.record_batch(ext, Stream.CALLS, [event], now, now)
+
+
+async def test_failing_receiver_is_retried_and_gets_exactly_one(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "pager", "events": ["call"], "notify": [json_receiver.url()]}],
+    )
+    json_receiver.fail_next(2)
+    clock = Clock(now)
+    with store_of() as store:
+        seed_event(store, sandbox.sandbox.world, now)
+        deliverer = await make_deliverer(config, store, clock)
+        first = await deliverer.drain()
+        assert first.failed == 1 and first.sent == 0
+        assert (await deliverer.drain()).failed == 0  # not due yet: backoff
+        clock.now += 2 * HOUR
+        assert (await deliverer.drain()).failed == 1
+        clock.now += 4 * HOUR
+        assert (await deliverer.drain()).sent == 1
+        clock.now += 24 * HOUR
+        await deliverer.drain()
+        rows = store.ledger().listing()
+    assert len(json_receiver.posts) == 1 and json_receiver.attempts == 3
+    assert [(r.state, r.attempts) for r in rows] == [("sent", 2)]
+
+
+async def test_one_failing_target_never_resends_to_the_healthy_one(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    second_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {
+                "name": "both",
+                "events": ["missed_call"],
+                "notify": [json_receiver.url("ok"), second_receiver.url("down")],
+            }
+        ],
+    )
+    second_receiver.down = True
+    clock = Clock(now)
+    with store_of() as store:
+        seed_event(store, sandbox.sandbox.world, now)
+        deliverer = await make_deliverer(config, store, clock)
+        for _ in range(4):
+            await deliverer.drain()
+            clock.now += 3 * HOUR
+        states = sorted(
+            (r.target_label.rsplit("/", 1)[0], r.state) for r in store.ledger().listing()
+        )
+    assert len(json_receiver.posts) == 1
+    assert second_receiver.attempts >= 3 and not second_receiver.posts
+    assert [s for _, s in states].count("sent") == 1
+
+
+async def test_restart_between_attempts_loses_and_repeats_nothing(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "pager", "events": ["call"], "notify": [json_receiver.url()]}],
+    )
+    json_receiver.down = True
+    with store_of() as store:
+        seed_event(store, sandbox.sandbox.world, now, "+15550001")
+        seed_event(store, sandbox.sandbox.world, now + 1, "+15550002")
+        first = await (await make_deliverer(config, store, Clock(now))).drain()
+    assert first.failed == 2
+    json_receiver.down = False
+    with store_of() as store:  # a new process: new store, new deliverer
+        restarted = await make_deliverer(config, store, Clock(now + 2 * HOUR))
+        assert (await restarted.drain()).sent == 2
+        assert (await restarted.drain()).sent == 0
+    callers = sorted(
+        ("5550001" in p["message"], "5550002" in p["message"]) for p in json_receiver.payloads
+    )
+    assert callers == [(False, True), (True, False)]
+
+
+async def test_quiet_hours_hold_then_release_one_digest(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    local = datetime.fromtimestamp(now, UTC)
+    start = (local - timedelta(minutes=30)).strftime("%H:%M")
+    end = (local + timedelta(minutes=30)).strftime("%H:%M")
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {
+                "name": "night",
+                "events": ["call"],
+                "notify": [json_receiver.url()],
+                "quiet_hours": f"{start}-{end}",
+                "timezone": "UTC",
+            }
+        ],
+    )
+    clock = Clock(now)
+    with store_of() as store:
+        deliverer = await make_deliverer(config, store, clock)
+        for n in range(3):
+            seed_event(store, sandbox.sandbox.world, now + n, f"+1555000{n}")
+            assert (await deliverer.drain()).sent == 0
+        assert all(r.held_until for r in store.ledger().listing())
+        clock.now = now + 31 * 60
+        released = await deliverer.drain()
+        assert released.sent == 3
+        assert (await deliverer.drain()).sent == 0
+    assert len(json_receiver.posts) == 1
+    digest = json_receiver.payloads[0]
+    assert "3" in digest["title"]
+    assert all(f"555000{n}" in digest["message"] for n in range(3))
+
+
+async def test_hostile_caller_id_is_neutralised_on_every_receiver(
+    sandbox: RunningSandbox,
+    smtp_server: Any,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+) -> None:
+    world = sandbox.sandbox.world
+    ext = active_extension(world, now)
+    hostile = "<!channel> @everyone\r\nBcc: victim@example.com\x1b[31m <@U123>"
+    world.add_voicemail(
+        extensionid=ext, timestamp=now - 10, callernum="+15550123", callername=hostile
+    )
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {"name": "mail", "events": ["voicemail"], "notify": [smtp_server.url()]},
+            {"name": "hook", "events": ["voicemail"], "notify": [json_receiver.url()]},
+        ],
+    )
+    await poll_once(config)
+    mail = (await smtp_server.wait_for(1))[0]
+    assert mail["Bcc"] is None and "victim" not in (mail["To"] or "")
+    assert "\n" not in mail["Subject"] and "\x1b" not in mail.as_string()
+    payload = (await json_receiver.wait_for(1))[0]
+    for text in (payload["title"], payload["message"]):
+        assert "<!channel>" not in text and "<@U123>" not in text and "@everyone" not in text
+        assert "\x1b" not in text and "\r" not in text
+    assert "\n" not in payload["title"]
+
+
+async def test_down_receiver_gets_everything_after_outbox_retry(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    run_tossd: Callable[..., Any],
+) -> None:
+    world = sandbox.sandbox.world
+    ext = active_extension(world, now)
+    for n in range(3):
+        world.add_call(extensionid=ext, startdate=now - 50 + n, callernum=f"+1555010{n}", seconds=0)
+    routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "pager", "events": ["missed_call"], "notify": [json_receiver.url()]}],
+    )
+    config = str(tmp_path / "tossd.toml")
+    json_receiver.down = True
+    code, out, err = await run_tossd("poll", "--once", "-c", config)
+    assert code == 0, err
+    assert "3 failed" in out
+    json_receiver.down = False
+    code, out, err = await run_tossd("outbox", "retry", "-c", config)
+    assert code == 0, err
+    assert "3 sent" in out
+    assert len(json_receiver.posts) == 3
+    code, out, _ = await run_tossd("outbox", "--state", "sent", "-c", config)
+    assert code == 0 and out.count("sent") == 3

@@ -1,0 +1,1 @@
+"""Notifications: routing, rendering, the delivery ledger and the Apprise edge."""

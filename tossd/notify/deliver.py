@@ -1,0 +1,254 @@
+"""Draining the delivery ledger: plan rows for new events, send what is due, record results.
+
+Each ledger row is sent by its own Apprise call to its one target URL and judged by that
+call's result alone, so a dead target never makes tossd re-send to a healthy one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from tossd.config_routes import DeliveryConfig
+from tossd.errors import TemplateRenderError
+from tossd.events import EventKind, StoredEvent
+from tossd.notify.apprise_edge import send as apprise_send
+from tossd.notify.message import Attachment, Message, SendResult, encoded_size
+from tossd.notify.render import render_digest, render_event
+from tossd.notify.routing import Route, Target, next_attempt, plan_deliveries
+from tossd.store import Store
+from tossd.store.ledger import Ledger
+from tossd.store.records import AudioFile, Delivery, PlannedDelivery
+
+log = structlog.get_logger(__name__)
+
+MIB = 1024 * 1024
+Send = Callable[..., Awaitable[SendResult]]
+
+
+@dataclass
+class DrainReport:
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    postponed: int = 0
+
+
+class _Postpone(Exception):
+    """The voicemail's audio is still being fetched: try this row again shortly."""
+
+
+class Deliverer:
+    """Owns the sending side of the daemon; `drain()` is safe to call at any time."""
+
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        routes: Sequence[Route],
+        config: DeliveryConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        send: Send = apprise_send,
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._routes = {route.name: route for route in routes}
+        self._config = config
+        self._clock = clock
+        self._rand = rand
+        self._send = send
+        self._slots = asyncio.Semaphore(config.concurrency)
+        self._lock = asyncio.Lock()
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def plan(self) -> int:
+        """Ledger rows for every announced event not yet planned (one transaction)."""
+        now = self._now()
+        routes = list(self._routes.values())
+
+        def router(event: StoredEvent) -> list[PlannedDelivery]:
+            extension = self._store.get_extension(event.extensionid)
+            return plan_deliveries(event, extension, routes, now)
+
+        return self._ledger.plan(router, now)
+
+    async def drain(self) -> DrainReport:
+        """Plan, then send every due row; one drain at a time."""
+        async with self._lock:
+            report = DrainReport(planned=self.plan())
+            due = self._ledger.due(self._now())
+            if not due:
+                return report
+            events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
+            singles = [d for d in due if d.held_until is None]
+            digests: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+            for row in due:
+                if row.held_until is not None:
+                    digests[(row.route, row.target)].append(row)
+            jobs = [self._one(row, events, report) for row in singles]
+            jobs += [self._digest(rows, events, report) for rows in digests.values()]
+            await asyncio.gather(*jobs)
+            log.info("delivery.drained", **vars(report))
+            return report
+
+    async def _one(
+        self, row: Delivery, events: dict[int, StoredEvent], report: DrainReport
+    ) -> None:
+        found = self._resolve(row, events, report)
+        if found is None:
+            return
+        route, target, event = found
+        try:
+            attachments, note = self._audio(event, route, target)
+        except _Postpone:
+            self._ledger.postpone([row.id], self._now() + 5)
+            report.postponed += 1
+            return
+        extension = self._store.get_extension(event.extensionid)
+        try:
+            title, body = render_event(
+                event,
+                extension,
+                kind=target.info.kind,
+                tz=route.tz,
+                audio_note=note,
+                title_template=route.title_template,
+                body_template=route.body_template,
+            )
+        except TemplateRenderError as exc:
+            log.warning("template.failed", route=route.name, error=exc.message)
+            title, body = exc.fallback
+        await self._attempt([row], target, Message(title, body, attachments), report)
+
+    async def _digest(
+        self, rows: list[Delivery], events: dict[int, StoredEvent], report: DrainReport
+    ) -> None:
+        found = self._resolve(rows[0], events, report)
+        if found is None:
+            return
+        route, target, _ = found
+        items = [
+            (events[r.event_id], self._store.get_extension(events[r.event_id].extensionid))
+            for r in rows
+            if r.event_id in events
+        ]
+        items.sort(key=lambda item: item[0].occurred_at)
+        held = datetime.fromtimestamp(rows[0].held_until or self._now(), route.tz)
+        title, body = render_digest(
+            items,
+            route=route.name,
+            kind=target.info.kind,
+            tz=route.tz,
+            held_until_text=held.strftime("%H:%M"),
+        )
+        attachments = self._digest_audio([event for event, _ in items], route, target)
+        await self._attempt(rows, target, Message(title, body, attachments), report)
+
+    def _resolve(
+        self, row: Delivery, events: dict[int, StoredEvent], report: DrainReport
+    ) -> tuple[Route, Target, StoredEvent] | None:
+        route = self._routes.get(row.route)
+        target = route.target(row.target) if route else None
+        event = events.get(row.event_id) if row.event_id is not None else None
+        if route is None or target is None or event is None:
+            self._ledger.mark_failed([row.id], "route or target no longer configured", None)
+            log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
+            report.dead += 1
+            return None
+        return route, target, event
+
+    async def _attempt(
+        self, rows: list[Delivery], target: Target, message: Message, report: DrainReport
+    ) -> None:
+        ids = [row.id for row in rows]
+        async with self._slots:
+            result = await self._send(
+                target.url, message, kind=target.info.kind, timeout_s=self._config.timeout_s
+            )
+        now = self._now()
+        if result.ok:
+            self._ledger.mark_sent(ids, now)
+            report.sent += len(ids)
+            log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
+            return
+        attempts = max(row.attempts for row in rows) + 1
+        retry_at = next_attempt(
+            attempts=attempts,
+            created_at=min(row.created_at for row in rows),
+            now=now,
+            max_attempts=self._config.max_attempts,
+            max_age_s=self._config.max_age_s,
+            backoff_s=self._config.backoff_s,
+            max_backoff_s=self._config.max_backoff_s,
+            rand=self._rand,
+        )
+        error = result.error or "the target refused the notification"
+        self._ledger.mark_failed(ids, error, retry_at)
+        report.failed += len(ids)
+        report.dead += len(ids) if retry_at is None else 0
+        log.warning(
+            "delivery.failed",
+            ids=ids,
+            route=rows[0].route,
+            target=target.label,
+            error=error,
+            attempts=attempts,
+            retry_in_s=None if retry_at is None else retry_at - now,
+            dead=retry_at is None,
+        )
+
+    def _cap(self, target: Target) -> int:
+        return min(target.info.attachment_cap_bytes, int(self._config.max_attachment_mb * MIB))
+
+    def _audio(
+        self, event: StoredEvent, route: Route, target: Target
+    ) -> tuple[tuple[Attachment, ...], str | None]:
+        """The recording to attach, and the sentence that says what happened to it."""
+        if event.kind is not EventKind.VOICEMAIL or not route.attach_audio:
+            return (), None
+        audio = self._store.audio_for(event.id)
+        if audio is None:
+            if self._now() - event.recorded_at < self._config.audio_wait_s:
+                raise _Postpone
+            return (), "Recording not attached: it could not be downloaded from Tossable Digits."
+        if not target.info.supports_attachments:
+            return (), f"Recording not attached: {target.info.scheme} targets do not carry files."
+        if encoded_size(audio.size) > self._cap(target):
+            cap_mb = self._cap(target) / MIB
+            return (), f"Recording not attached: it is over this target's {cap_mb:.0f} MB limit."
+        attachment = _recording(event, audio, route)
+        return (attachment,), f"Recording attached ({max(1, audio.size // 1024)} KB)."
+
+    def _digest_audio(
+        self, events: Sequence[StoredEvent], route: Route, target: Target
+    ) -> tuple[Attachment, ...]:
+        """Recordings of held voicemails, as many as fit under the target's cap."""
+        if not route.attach_audio or not target.info.supports_attachments:
+            return ()
+        chosen: list[Attachment] = []
+        total = 0
+        for event in events:
+            audio = self._store.audio_for(event.id) if event.kind is EventKind.VOICEMAIL else None
+            if audio is None or total + encoded_size(audio.size) > self._cap(target):
+                continue
+            total += encoded_size(audio.size)
+            chosen.append(_recording(event, audio, route))
+        return tuple(chosen)
+
+
+def _recording(event: StoredEvent, audio: AudioFile, route: Route) -> Attachment:
+    """The MP3 under a name we make from the local time (never from API text)."""
+    stamp = datetime.fromtimestamp(event.occurred_at, route.tz)
+    return Attachment(audio.path, f"voicemail-{stamp:%Y%m%d-%H%M%S}.mp3", audio.size)

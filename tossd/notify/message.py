@@ -1,0 +1,57 @@
+"""Plain values shared by the notify package: what a target is, what a message is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+#: How a target treats text, which decides how untrusted text is neutralised:
+#: email (HTML-capable mail), slack (mrkdwn + <!here>-style mentions), discord (markdown +
+#: @everyone), sms (short plain text, no attachments), markdown (other markdown services),
+#: json (machine receivers), file (tossd-file:// folder target), plain (anything else).
+TargetKind = Literal["email", "slack", "discord", "sms", "markdown", "json", "file", "plain"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to attach; `name` is one we made (never text from the API)."""
+
+    path: Path
+    name: str
+    size: int
+    mime: str = "audio/mpeg"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notification, ready for one target."""
+
+    title: str
+    body: str
+    attachments: tuple[Attachment, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What tossd knows of one Apprise URL without sending anything."""
+
+    scheme: str
+    kind: TargetKind
+    supports_attachments: bool
+    #: Largest attachment total, counted on the base64-encoded size (what travels).
+    attachment_cap_bytes: int
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The outcome of sending one message to one target URL."""
+
+    ok: bool
+    #: Why it failed, with every secret of the URL masked; None when ok.
+    error: str | None = None
+
+
+def encoded_size(raw_bytes: int) -> int:
+    """Size after base64 (how attachments travel in mail and JSON): 4 bytes per 3, padded."""
+    return 4 * ((raw_bytes + 2) // 3)

@@ -1,0 +1,127 @@
+"""Who gets what, and when (pure): route matching, quiet hours, retry schedule."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+
+from jinja2 import Template
+
+from tossd.config_routes import QuietHours
+from tossd.events import StoredEvent, matches_kind
+from tossd.notify.message import TargetInfo
+from tossd.store.records import KnownExtension, PlannedDelivery
+
+
+@dataclass(frozen=True)
+class Target:
+    """One Apprise URL of one route. `url` is a secret: log `label`, store `fingerprint`."""
+
+    url: str
+    fingerprint: str
+    label: str
+    info: TargetInfo
+
+
+@dataclass(frozen=True)
+class Route:
+    """A `[[route]]` made ready to use: targets resolved, templates compiled."""
+
+    name: str
+    events: frozenset[str]
+    extensions: frozenset[str]
+    targets: tuple[Target, ...]
+    attach_audio: bool
+    tz: tzinfo
+    quiet: QuietHours | None = None
+    title_template: Template | None = None
+    body_template: Template | None = None
+
+    def target(self, fingerprint: str) -> Target | None:
+        return next((t for t in self.targets if t.fingerprint == fingerprint), None)
+
+
+def fingerprint(url: str) -> str:
+    """Stable id of a target URL for the ledger, without storing the URL's secrets."""
+    return hashlib.sha256(url.encode()).hexdigest()[:20]
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def selects(selectors: Iterable[str], ext: KnownExtension | None) -> bool:
+    """Empty selects every number; else a DID (any punctuation), an extension id or an alias."""
+    wanted = frozenset(selectors)
+    if not wanted:
+        return True
+    if ext is None:
+        return False
+    aliases = {s.casefold() for s in wanted}
+    dids = {_digits(s) for s in wanted if _digits(s)}
+    return (
+        str(ext.extensionid) in wanted
+        or (bool(_digits(ext.did)) and _digits(ext.did) in dids)
+        or (bool(ext.alias) and ext.alias.casefold() in aliases)
+    )
+
+
+def quiet_until(now: int, quiet: QuietHours, tz: tzinfo) -> int | None:
+    """When the quiet window around `now` ends (Unix seconds), or None outside it.
+
+    Wall-clock arithmetic in `tz`, so a window keeps its local hours across DST changes.
+    """
+    local = datetime.fromtimestamp(now, tz)
+    moment = local.time().replace(tzinfo=None)
+    if quiet.start < quiet.end:
+        inside = quiet.start <= moment < quiet.end
+        end_day = local.date()
+    else:  # spans midnight, e.g. 22:00-07:00
+        inside = moment >= quiet.start or moment < quiet.end
+        end_day = local.date() + timedelta(days=1) if moment >= quiet.start else local.date()
+    if not inside:
+        return None
+    return int(datetime.combine(end_day, quiet.end, tzinfo=tz).timestamp())
+
+
+def plan_deliveries(
+    event: StoredEvent,
+    extension: KnownExtension | None,
+    routes: Sequence[Route],
+    now: int,
+) -> list[PlannedDelivery]:
+    """One delivery per (matching route, target); held to the end of quiet hours if any."""
+    planned: list[PlannedDelivery] = []
+    for route in routes:
+        if not matches_kind(event.kind, route.events) or not selects(route.extensions, extension):
+            continue
+        held = quiet_until(now, route.quiet, route.tz) if route.quiet else None
+        planned.extend(
+            PlannedDelivery(route.name, target.fingerprint, target.label, held)
+            for target in route.targets
+        )
+    return planned
+
+
+def next_attempt(
+    *,
+    attempts: int,
+    created_at: int,
+    now: int,
+    max_attempts: int,
+    max_age_s: float,
+    backoff_s: float,
+    max_backoff_s: float,
+    rand: Callable[[], float],
+) -> int | None:
+    """When to try again after `attempts` failures, or None: the delivery is dead.
+
+    Exponential backoff with jitter between 50 % and 100 % of the step, so retries of one
+    outage spread out but never come sooner than half the step.
+    """
+    if attempts >= max_attempts or now - created_at >= max_age_s:
+        return None
+    step = min(max_backoff_s, backoff_s * 2 ** (attempts - 1))
+    return now + max(1, int(step * (0.5 + 0.5 * rand())))

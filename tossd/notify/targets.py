@@ -1,0 +1,82 @@
+"""Turning `[[route]]` config into ready routes at start: URLs checked, templates compiled.
+
+A bad URL or template is a bad config: ConfigError naming the key, never the URL itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tossd.config_routes import RouteConfig
+from tossd.errors import ConfigError
+from tossd.notify.apprise_edge import target_info, urls_from_config, validate_url
+from tossd.notify.render import compile_template
+from tossd.notify.routing import Route, Target, fingerprint
+from tossd.notify.urlmask import mask_url
+
+
+def host_timezone(env: Mapping[str, str] | None = None) -> tzinfo:
+    """The host's IANA zone ($TZ, else /etc/localtime's link), so DST is right; else UTC."""
+    env = os.environ if env is None else env
+    candidates = [env.get("TZ", "").lstrip(":")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        candidates.append(str(localtime.resolve()).partition("zoneinfo/")[2])
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return UTC
+
+
+def zone(name: str | None, default: tzinfo) -> tzinfo:
+    return ZoneInfo(name) if name else default
+
+
+def _target(url: str, key: str) -> Target:
+    reason = validate_url(url)
+    if reason is not None:
+        raise ConfigError(f"{key}: {reason}")
+    return Target(url, fingerprint(url), mask_url(url), target_info(url))
+
+
+def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
+    key = f"route[{index}]"
+    targets = [_target(url, f"{key}.notify[{n}]") for n, url in enumerate(config.urls())]
+    if config.notify_config is not None:
+        try:
+            listed = urls_from_config(config.notify_config, config.tags)
+        except ValueError as exc:
+            raise ConfigError(f"{key}.notify_config: {exc}") from None
+        targets += [_target(url, f"{key}.notify_config") for url in listed]
+    title = body = None
+    if config.title_template is not None:
+        title = compile_template(config.title_template, name=f"{key}.title_template")
+    if config.body_template is not None:
+        body = compile_template(config.body_template, name=f"{key}.body_template")
+    return Route(
+        name=config.name,
+        events=frozenset(config.events),
+        extensions=frozenset(str(e) for e in config.extensions),
+        targets=tuple(dict.fromkeys(targets)),
+        attach_audio=config.attach_audio,
+        tz=zone(config.timezone, default_tz),
+        quiet=config.quiet,
+        title_template=title,
+        body_template=body,
+    )
+
+
+def build_routes(configs: Sequence[RouteConfig], default_tz: tzinfo) -> list[Route]:
+    return [build_route(index, config, default_tz) for index, config in enumerate(configs)]
+
+
+def route_secrets(routes: Sequence[Route]) -> list[str]:
+    """Every target URL: the log redactor masks them wherever they might appear."""
+    return [target.url for route in routes for target in route.targets]

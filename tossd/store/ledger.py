@@ -1,0 +1,188 @@
+"""The delivery ledger: every notification owed, from pending to sent (or dead).
+
+A row is planned in the same transaction that marks its event planned, so an announced
+event can never end up without its rows; a row is marked sent only after its target
+accepted it, so a crash in between repeats that one notification and loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, func, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from tossd.errors import StoreError
+from tossd.events import StoredEvent
+from tossd.store import rows
+from tossd.store.engine import describe_error, writer
+from tossd.store.records import Delivery, PlannedDelivery
+from tossd.store.tables import DeliveryRow, EventRow
+
+PENDING, RETRYING, SENT, DEAD = "pending", "retrying", "sent", "dead"
+STATES = (PENDING, RETRYING, SENT, DEAD)
+OPEN_STATES = (PENDING, RETRYING)
+MAX_ERROR_CHARS = 500
+
+Router = Callable[[StoredEvent], Sequence[PlannedDelivery]]
+
+
+class Ledger:
+    """Synchronous, one short transaction per call, like the Store it shares an engine with."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Session]:
+        bind = self._writer if write else self._engine
+        try:
+            with Session(bind, expire_on_commit=False) as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+    def plan(self, router: Router, now: int, *, limit: int = 500) -> int:
+        """Turn announced, unplanned events into ledger rows; returns the rows created."""
+        query = (
+            select(EventRow)
+            .where(col(EventRow.planned_at).is_(None), col(EventRow.announce).is_(True))
+            .order_by(col(EventRow.id))
+            .limit(limit)
+        )
+        created = 0
+        with self._transaction("plan deliveries", write=True) as session:
+            for row in session.exec(query).all():
+                for planned in router(rows.stored_event(row)):
+                    session.add(_new_row(row.id, planned, now))
+                    created += 1
+                row.planned_at = now
+        return created
+
+    def add(self, kind: str, planned: Sequence[PlannedDelivery], payload: str, now: int) -> None:
+        """Rows that belong to no event (reports, alerts): their message is in `payload`."""
+        with self._transaction("add deliveries", write=True) as session:
+            for item in planned:
+                row = _new_row(None, item, now)
+                row.kind, row.payload = kind, payload
+                session.add(row)
+
+    def due(self, now: int, *, limit: int = 200) -> list[Delivery]:
+        """Open rows whose time has come (quiet-hour rows once their window ended)."""
+        query = (
+            select(DeliveryRow)
+            .where(
+                col(DeliveryRow.state).in_(OPEN_STATES),
+                col(DeliveryRow.next_attempt_at) <= now,
+                func.coalesce(col(DeliveryRow.held_until), 0) <= now,
+            )
+            .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
+            .limit(limit)
+        )
+        with self._transaction("read due deliveries") as session:
+            return [_delivery(row) for row in session.exec(query)]
+
+    def events(self, ids: Sequence[int]) -> dict[int, StoredEvent]:
+        """The events some deliveries are about, by id."""
+        query = select(EventRow).where(col(EventRow.id).in_(list(set(ids))))
+        with self._transaction("read events") as session:
+            return {event.id: event for event in map(rows.stored_event, session.exec(query))}
+
+    def payload(self, delivery_id: int) -> str | None:
+        with self._transaction("read a delivery") as session:
+            row = session.get(DeliveryRow, delivery_id)
+            return None if row is None else row.payload
+
+    def mark_sent(self, ids: Sequence[int], now: int) -> None:
+        self._update(ids, "record a sent delivery", state=SENT, sent_at=now, last_error=None)
+
+    def mark_failed(self, ids: Sequence[int], error: str, next_attempt_at: int | None) -> None:
+        """One more failed attempt: retried at `next_attempt_at`, or dead when None."""
+        values: dict[str, object] = {
+            "state": DEAD if next_attempt_at is None else RETRYING,
+            "last_error": error[:MAX_ERROR_CHARS],
+            "attempts": col(DeliveryRow.attempts) + 1,
+        }
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        self._update(ids, "record a failed delivery", **values)
+
+    def postpone(self, ids: Sequence[int], until: int) -> None:
+        """Not an attempt (e.g. waiting for the voicemail audio): just later."""
+        self._update(ids, "postpone a delivery", next_attempt_at=until)
+
+    def retry(self, now: int, *, ids: Sequence[int] = (), include_dead: bool = False) -> int:
+        """Make undelivered rows due now (`tossd outbox retry`); returns how many.
+
+        Quiet-hour holds are lifted too: asking for a retry means "now". Dead rows come back
+        (as retrying, their attempts kept) only with `include_dead`.
+        """
+        states = (*OPEN_STATES, DEAD) if include_dead else OPEN_STATES
+        query = select(DeliveryRow).where(col(DeliveryRow.state).in_(states))
+        if ids:
+            query = query.where(col(DeliveryRow.id).in_(list(ids)))
+        with self._transaction("retry deliveries", write=True) as session:
+            found = session.exec(query).all()
+            for row in found:
+                row.state = RETRYING if row.state == DEAD else row.state
+                row.next_attempt_at = now
+                row.held_until = None
+            return len(found)
+
+    def listing(self, *, state: str | None = None, limit: int = 100) -> list[Delivery]:
+        """Newest first."""
+        query = select(DeliveryRow).order_by(col(DeliveryRow.id).desc()).limit(limit)
+        if state is not None:
+            query = query.where(col(DeliveryRow.state) == state)
+        with self._transaction("list deliveries") as session:
+            return [_delivery(row) for row in session.exec(query)]
+
+    def counts(self) -> dict[str, int]:
+        query = select(DeliveryRow.state, func.count()).group_by(col(DeliveryRow.state))
+        with self._transaction("count deliveries") as session:
+            found = {state: int(count) for state, count in session.exec(query)}
+        return {state: found.get(state, 0) for state in STATES}
+
+    def _update(self, ids: Sequence[int], action: str, **values: object) -> None:
+        if not ids:
+            return
+        statement = update(DeliveryRow).where(col(DeliveryRow.id).in_(list(ids))).values(values)
+        with self._transaction(action, write=True) as session:
+            session.execute(statement)
+
+
+def _new_row(event_id: int | None, planned: PlannedDelivery, now: int) -> DeliveryRow:
+    return DeliveryRow(
+        event_id=event_id,
+        kind="event",
+        route=planned.route,
+        target=planned.target,
+        target_label=planned.target_label,
+        state=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        held_until=planned.held_until,
+    )
+
+
+def _delivery(row: DeliveryRow) -> Delivery:
+    assert row.id is not None
+    return Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        kind=row.kind,
+        route=row.route,
+        target=row.target,
+        target_label=row.target_label,
+        state=row.state,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        held_until=row.held_until,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
