@@ -151,7 +151,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     configure_logging("warning", "console")
-    asyncio.run(run_demo(Path(args.dir), now=time.time()))
+    asyncio.run(run_demo(Path(args.dir), duration_s=args.duration))
     return 0
 
 
@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run tossd against the built-in sandbox (no account)")
     _add_config_option(demo)
     demo.add_argument("--dir", default="tossd-demo", help="where the demo keeps its state")
+    demo.add_argument(
+        "--for", dest="duration", type=float, help="stop by itself after SECONDS (else Ctrl-C)"
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
+import sqlite3
 import sys
 import time
 from asyncio.subprocess import DEVNULL, PIPE
@@ -131,14 +133,21 @@ async def test_run_keeps_finding_new_activity_and_stops_on_sigterm(
 
 
 async def wait_for_announced(tmp_path: Path, *, at_least: int, timeout: float) -> int:
-    """Wait until the daemon has recorded `at_least` announced events (checked on each commit)."""
+    """Wait until the daemon has recorded `at_least` announced events.
+
+    Read-only sqlite3, not Store.open: opening the store migrates, which takes the write
+    lock the daemon needs.
+    """
     deadline = time.monotonic() + timeout
     db = tmp_path / "state" / "tossd.db"
     count = 0
     while time.monotonic() < deadline:
         if db.exists():
-            with open_store(tmp_path) as store:
-                count = sum(1 for e in store.list_events() if e.announce)
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+                try:
+                    count = conn.execute("SELECT count(*) FROM events WHERE announce").fetchone()[0]
+                except sqlite3.OperationalError:
+                    count = 0  # not migrated yet
             if count >= at_least:
                 return count
         await asyncio.sleep(0.2)

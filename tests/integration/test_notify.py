@@ -333,3 +333,132 @@ async def test_down_receiver_gets_everything_after_outbox_retry(
     assert len(json_receiver.posts) == 3
     code, out, _ = await run_tossd("outbox", "--state", "sent", "-c", config)
     assert code == 0 and out.count("sent") == 3
+
+
+async def test_audio_over_the_cap_is_not_attached_and_the_text_says_why(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+) -> None:
+    world = sandbox.sandbox.world
+    ext = active_extension(world, now)
+    world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=20)
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "hook", "events": ["voicemail"], "notify": [json_receiver.url()]}],
+    )
+    tight = config.model_copy(
+        update={"delivery": config.delivery.model_copy(update={"max_attachment_mb": 0.01})}
+    )
+    _, report = await poll_once(tight)
+    assert report.sent == 1
+    payload = (await json_receiver.wait_for(1))[0]
+    assert not payload.get("attachments")
+    assert "Recording not attached" in payload["message"] and "limit" in payload["message"]
+
+
+async def test_targets_without_attachments_say_so(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+    make_client: Callable[..., Any],
+) -> None:
+    from tossd.notify.message import SendResult
+    from tossd.poll import Poller
+
+    world = sandbox.sandbox.world
+    ext = active_extension(world, now)
+    world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=5)
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {
+                "name": "slack",
+                "events": ["voicemail"],
+                "notify": ["slack://T1ABCDEFG/B1ABCDEFG/abcdefghijklmnopqrstuvwx"],
+            }
+        ],
+    )
+    sent: list[Any] = []
+
+    async def capture(url: str, message: Any, **_: Any) -> SendResult:
+        sent.append(message)
+        return SendResult(ok=True)
+
+    with store_of() as store:
+        await Poller(make_client(), store, config.poll).poll_all()
+        deliverer = open_deliverer(config, store, ready_routes(config))
+        deliverer._send = capture  # Slack is not on loopback: capture what would be sent
+        assert (await deliverer.drain()).sent == 1
+    assert sent[0].attachments == ()
+    assert "Recording not attached: slack targets do not carry files." in sent[0].body
+
+
+async def test_undeliverable_goes_dead_and_retry_all_revives_it(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_of: Callable[[], Store],
+) -> None:
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "pager", "events": ["call"], "notify": [json_receiver.url()]}],
+    )
+    config = config.model_copy(
+        update={"delivery": config.delivery.model_copy(update={"max_attempts": 2})}
+    )
+    json_receiver.down = True
+    clock = Clock(now)
+    with store_of() as store:
+        seed_event(store, sandbox.sandbox.world, now)
+        deliverer = await make_deliverer(config, store, clock)
+        await deliverer.drain()
+        clock.now += 2 * HOUR
+        second = await deliverer.drain()
+        assert second.dead == 1
+        assert [r.state for r in store.ledger().listing()] == ["dead"]
+        assert store.ledger().retry(int(clock.now)) == 0  # dead rows need --all
+        json_receiver.down = False
+        assert store.ledger().retry(int(clock.now), include_dead=True) == 1
+        assert (await deliverer.drain()).sent == 1
+    assert len(json_receiver.posts) == 1
+
+
+async def test_notify_test_reports_each_target(
+    json_receiver: Any,
+    second_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    run_tossd: Callable[..., Any],
+) -> None:
+    second_receiver.down = True
+    routes_config(
+        tmp_path,
+        "http://127.0.0.1:9/apihttp.php",
+        api_key,
+        [
+            {
+                "name": "both",
+                "events": ["call"],
+                "notify": [json_receiver.url("a", auth="u:hunter2pass"), second_receiver.url("b")],
+            }
+        ],
+    )
+    code, out, err = await run_tossd("notify", "test", "-c", str(tmp_path / "tossd.toml"))
+    assert code == 1
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].endswith("ok") and "FAILED" in lines[1]
+    assert "hunter2pass" not in out + err
+    assert json_receiver.payloads[0]["title"]

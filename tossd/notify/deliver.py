@@ -25,7 +25,7 @@ from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target, next_attempt, plan_deliveries
 from tossd.store import Store
 from tossd.store.ledger import Ledger
-from tossd.store.records import AudioFile, Delivery, PlannedDelivery
+from tossd.store.records import AudioFile, Delivery, KnownExtension, PlannedDelivery
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +69,7 @@ class Deliverer:
         self._send = send
         self._slots = asyncio.Semaphore(config.concurrency)
         self._lock = asyncio.Lock()
+        self._extensions: dict[int, KnownExtension] = {}
 
     def _now(self) -> int:
         return int(self._clock())
@@ -79,14 +80,15 @@ class Deliverer:
         routes = list(self._routes.values())
 
         def router(event: StoredEvent) -> list[PlannedDelivery]:
-            extension = self._store.get_extension(event.extensionid)
-            return plan_deliveries(event, extension, routes, now)
+            return plan_deliveries(event, self._extensions.get(event.extensionid), routes, now)
 
         return self._ledger.plan(router, now)
 
     async def drain(self) -> DrainReport:
         """Plan, then send every due row; one drain at a time."""
         async with self._lock:
+            # Numbers are few and change hourly: read them once per drain, not per event.
+            self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
             report = DrainReport(planned=self.plan())
             due = self._ledger.due(self._now())
             if not due:
@@ -116,7 +118,7 @@ class Deliverer:
             self._ledger.postpone([row.id], self._now() + 5)
             report.postponed += 1
             return
-        extension = self._store.get_extension(event.extensionid)
+        extension = self._extensions.get(event.extensionid)
         try:
             title, body = render_event(
                 event,
@@ -140,7 +142,7 @@ class Deliverer:
             return
         route, target, _ = found
         items = [
-            (events[r.event_id], self._store.get_extension(events[r.event_id].extensionid))
+            (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
             for r in rows
             if r.event_id in events
         ]
