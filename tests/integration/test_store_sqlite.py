@@ -187,6 +187,20 @@ def test_record_batch_beyond_one_lookup_chunk(store: Store) -> None:
     assert store.count_events() == 1201
 
 
+def test_record_batch_without_returning(db_url: str, tmp_path: Path) -> None:
+    """SQLite before 3.35 has no RETURNING: the new ids are read back through the index."""
+    Store.open(db_url, audio_dir=tmp_path / "audio").close()
+    engine = create_engine(db_url)
+    engine.dialect.insert_returning = False  # what SQLAlchemy itself sets for SQLite < 3.35
+    with Store(engine, audio_dir=tmp_path / "audio") as old_sqlite:
+        events = [make_event(f"sms:{n}", payload={"n": n}) for n in range(3)]
+        first = old_sqlite.record_batch(7, Stream.SMS, events, 1, NOW)
+        again = old_sqlite.record_batch(7, Stream.SMS, events, 1, NOW + 1)
+        assert first.new == old_sqlite.list_events()
+        assert [e.payload for e in first.new] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        assert (again.new, again.seen) == ([], 3)
+
+
 def test_changed_payload_is_updated_in_place(store: Store) -> None:
     (stored,) = store.record_batch(7, Stream.SMS, [make_event()], None, NOW).new
     changed = make_event(payload={"message": "hello", "read": 1})

@@ -39,6 +39,9 @@ _STATE_KEY = sa.and_(
 )
 _READ_STATE = sa.select(POLL_STATE).where(_STATE_KEY)
 _FAILURES = sa.select(POLL_STATE.c.consecutive_failures).where(_STATE_KEY)
+# The poll state is upserted as UPDATE, then INSERT when no row matched: one statement in
+# the steady state, the same SQL on every database (no dialect upsert, no SQLite 3.24), and
+# no race on SQLite, whose write transactions hold the lock from BEGIN IMMEDIATE.
 _NOW = sa.bindparam("now", type_=sa.BigInteger)
 _SUCCESS = (
     sa.update(POLL_STATE)
@@ -133,8 +136,6 @@ def mark_failure(
 def _insert_state(
     connection: Connection, extensionid: int, stream: Stream, now: int, **values: Any
 ) -> None:
-    # UPDATE first, INSERT when no row matched: portable (no dialect upsert, no SQLite 3.24
-    # requirement) and one statement in the steady state; writes hold SQLite's lock already.
     row = {
         "extensionid": extensionid,
         "stream": stream.value,
