@@ -152,3 +152,33 @@ async def wait_for_announced(tmp_path: Path, *, at_least: int, timeout: float) -
                 return count
         await asyncio.sleep(0.2)
     return count
+
+
+async def test_poll_once_fails_clearly_when_the_api_is_unreachable_or_the_key_wrong(
+    sandbox: RunningSandbox,
+    write_config: Callable[..., Path],
+    run_tossd: RunTossd,
+    tmp_path: Path,
+) -> None:
+    unreachable = write_config("http://127.0.0.1:9/apihttp.php", api={"retries": 0})
+    code, _, err = await run_tossd("poll", "--once", "-c", str(unreachable))
+    assert code == 69 and "API failed" in err
+
+    config = write_config(sandbox.url)
+    config.write_text(config.read_text().replace('key = "', 'key = "wrong-'))
+    code, _, err = await run_tossd("poll", "--once", "-c", str(config))
+    assert code == 77 and "rejected" in err
+    assert "wrong-" not in err
+
+
+async def test_db_upgrade_creates_a_private_database(
+    write_config: Callable[..., Path], run_tossd: RunTossd, tmp_path: Path
+) -> None:
+    config = write_config("http://127.0.0.1:9/apihttp.php")
+    code, out, err = await run_tossd("db", "upgrade", "-c", str(config))
+    assert code == 0, err
+    assert "up to date" in out
+    db = tmp_path / "state" / "tossd.db"
+    assert db.stat().st_mode & 0o777 == 0o600
+    with open_store(tmp_path) as store:
+        assert store.integrity_check() == "ok"

@@ -462,3 +462,42 @@ async def test_notify_test_reports_each_target(
     assert len(lines) == 2 and lines[0].endswith("ok") and "FAILED" in lines[1]
     assert "hunter2pass" not in out + err
     assert json_receiver.payloads[0]["title"]
+
+
+async def test_notify_config_file_with_tags_selects_targets(
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    second_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+) -> None:
+    world = sandbox.sandbox.world
+    world.add_call(
+        extensionid=active_extension(world, now),
+        startdate=now - 5,
+        callernum="+15550111",
+        seconds=0,
+    )
+    apprise_yml = tmp_path / "apprise.yml"
+    apprise_yml.write_text(
+        "urls:\n"
+        f"  - {json_receiver.url('family')}:\n      tag: family\n"
+        f"  - {second_receiver.url('ops')}:\n      tag: ops\n"
+    )
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [
+            {
+                "name": "fam",
+                "events": ["missed_call"],
+                "notify_config": str(apprise_yml),
+                "tags": ["family"],
+            }
+        ],
+    )
+    _, report = await poll_once(config)
+    assert report.sent == 1
+    assert len(json_receiver.posts) == 1 and not second_receiver.posts
