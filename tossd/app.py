@@ -13,21 +13,22 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import structlog
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from tossd.api import Client
 from tossd.config import Config
+from tossd.errors import ApiKeyRejected
 from tossd.events import Stream
-from tossd.notify.deliver import Deliverer, DrainReport
-from tossd.notify.routing import Route
-from tossd.notify.targets import build_routes, host_timezone, zone
-from tossd.poll import Poller, StreamReport
+from tossd.operations import Operations
+from tossd.poll import Poller
+from tossd.report import PreparedReport, Reporter
+from tossd.resources import open_client, open_deliverer, open_store, ready_routes
+from tossd.retention import prune
 from tossd.signals import stop_on_signals
-from tossd.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -35,34 +36,6 @@ log = structlog.get_logger(__name__)
 STOP_GRACE_S = 8.0
 #: A run this much later than scheduled (beyond jitter) is logged as late.
 LATE_AFTER_S = 5.0
-
-
-def open_client(config: Config) -> Client:
-    api = config.api
-    return Client.connect(
-        api.url,
-        api.require_key(),
-        fmt=api.format,
-        timeout_s=api.timeout_s,
-        max_concurrency=api.max_concurrency,
-        max_requests_per_s=api.max_requests_per_s,
-        retries=api.retries,
-        backoff_s=api.backoff_s,
-    )
-
-
-def open_store(config: Config) -> Store:
-    return Store.open(config.store_url, audio_dir=config.state_dir / "audio")
-
-
-def ready_routes(config: Config) -> list[Route]:
-    """Routes with URLs checked and templates compiled: a bad one is a ConfigError at start."""
-    default_tz = zone(config.delivery.timezone, host_timezone())
-    return build_routes(config.route, default_tz)
-
-
-def open_deliverer(config: Config, store: Store, routes: list[Route]) -> Deliverer:
-    return Deliverer(store, store.ledger(), routes, config.delivery)
 
 
 class Daemon:
@@ -74,25 +47,35 @@ class Daemon:
         self._running: set[asyncio.Task[Any]] = set()
         self._extensions_synced_at: float | None = None
         self._sync_lock = asyncio.Lock()
+        self._ops = Operations(config, clock=clock)
 
     async def run(self, stop: asyncio.Event) -> None:
         routes = ready_routes(self._config)
         async with AsyncExitStack() as stack:
             store = stack.enter_context(open_store(self._config))
-            api = await stack.enter_async_context(open_client(self._config))
-            poller = Poller(api, store, self._config.poll, clock=self._clock)
-            deliverer = open_deliverer(self._config, store, routes)
-            scheduler = self._scheduler(poller, deliverer)
+            api = await stack.enter_async_context(
+                open_client(self._config, on_request=self._ops.metrics.record_api_call)
+            )
+            self._store = store
+            self._poller = Poller(api, store, self._config.poll, clock=self._clock)
+            self._deliverer = open_deliverer(self._config, store, routes)
+            self._reporter = Reporter.of(
+                api, store.stats(), self._config.report, routes, self._config.state_dir / "reports"
+            )
+            await self._ops.open(stack, store, self._deliverer)
+            scheduler = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
+            self._ops.ready()
             log.info("daemon.started", streams=list(self._config.poll.streams))
             await stop.wait()
+            self._ops.stopping()
             log.info("daemon.stopping", running_jobs=len(self._running))
             scheduler.pause()
             await self._drain()
         log.info("daemon.stopped")
 
-    def _scheduler(self, poller: Poller, deliverer: Deliverer) -> AsyncIOScheduler:
+    def _scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -102,41 +85,82 @@ class Daemon:
         start = datetime.now(UTC)
         for index, name in enumerate(poll.streams):
             stream = Stream(name)
-            scheduler.add_job(
-                self._job,
-                "interval",
-                args=[f"poll.{stream.value}", self._stream_job(poller, deliverer, stream)],
-                id=f"poll.{stream.value}",
-                seconds=poll.interval_for(stream),
-                jitter=poll.jitter_s or None,
+            self._every(
+                scheduler,
+                f"poll.{stream.value}",
+                partial(self._poll, stream),
+                poll.interval_for(stream),
                 # Staggered first runs: streams don't all hit the API in the same second.
-                next_run_time=start + timedelta(seconds=index * 0.5),
+                first=start + timedelta(seconds=index * 0.5),
+                jitter=poll.jitter_s,
             )
+        self._every(scheduler, "deliver", self._deliver, self._config.delivery.interval_s, start)
+        watchdog = self._ops.watchdog_interval
+        if watchdog is not None:
+            self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
+        self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
+        # Checked every minute rather than a cron trigger: a report due while tossd was down or
+        # asleep is then sent at the next check (marked late), and DST needs no special case.
+        self._every(scheduler, "report", self._report, 60.0, start + timedelta(seconds=10))
+        return scheduler
+
+    def _every(
+        self,
+        scheduler: AsyncIOScheduler,
+        name: str,
+        work: Callable[[], Awaitable[None]],
+        seconds: float,
+        first: datetime,
+        jitter: float = 0.0,
+    ) -> None:
         scheduler.add_job(
             self._job,
             "interval",
-            args=["deliver", deliverer.drain],
-            id="deliver",
-            seconds=self._config.delivery.interval_s,
-            next_run_time=start,
+            args=[name, work],
+            id=name,
+            seconds=seconds,
+            jitter=jitter or None,
+            next_run_time=first,
         )
-        return scheduler
 
-    def _stream_job(
-        self, poller: Poller, deliverer: Deliverer, stream: Stream
-    ) -> Callable[[], Awaitable[None]]:
-        async def job() -> None:
-            await self._ensure_extensions(poller)
-            report = await poller.poll_stream(stream)
-            if stream is Stream.VOICEMAIL:
-                await poller.fetch_audio()
-            if report.announced:
-                # Deliver right away rather than at the next delivery tick.
-                await deliverer.drain()
+    async def _poll(self, stream: Stream) -> None:
+        try:
+            await self._ensure_extensions()
+        except ApiKeyRejected as exc:
+            self._ops.key_rejected(exc.message)
+            raise
+        report = await self._poller.poll_stream(stream)
+        if stream is Stream.VOICEMAIL:
+            await self._poller.fetch_audio()
+        self._ops.after_poll(report)
+        if report.announced:
+            # Deliver right away rather than at the next delivery tick.
+            await self._deliver()
 
-        return job
+    async def _deliver(self) -> None:
+        self._ops.after_drain(await self._deliverer.drain())
 
-    async def _ensure_extensions(self, poller: Poller) -> None:
+    async def _report(self) -> None:
+        extensions = self._store.all_extensions()
+        await self._reporter.tick(extensions, now=int(self._clock()), deliver=self._send_report)
+
+    async def _send_report(self, prepared: PreparedReport) -> None:
+        """Through the ledger like any notification: retried, never lost once queued."""
+        by_target = {target.fingerprint: message for target, message in prepared.messages}
+        self._deliverer.enqueue("report", "report", lambda t: by_target.get(t.fingerprint))
+        await self._deliver()
+
+    async def _watchdog(self) -> None:
+        """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
+        self._ops.watchdog()
+
+    async def _prune(self) -> None:
+        report = await asyncio.to_thread(
+            prune, self._store.pruner(), self._config.retention, int(self._clock())
+        )
+        log.info("retention.pruned", **vars(report))
+
+    async def _ensure_extensions(self) -> None:
         """Sync the extension list at start, after a failed sync, and every interval."""
         async with self._sync_lock:
             due = self._extensions_synced_at is None or (
@@ -144,7 +168,7 @@ class Daemon:
                 >= self._config.poll.extensions_interval_s
             )
             if due:
-                await poller.sync_extensions()
+                await self._poller.sync_extensions()
                 self._extensions_synced_at = self._clock()
 
     async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
@@ -187,22 +211,3 @@ class Daemon:
 async def run_daemon(config: Config) -> None:
     """`tossd run` until SIGTERM or SIGINT."""
     await Daemon(config).run(stop_on_signals())
-
-
-async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
-    """`tossd poll --once`: every stream once, pending audio, then one delivery pass."""
-    routes = ready_routes(config)
-    with open_store(config) as store:
-        async with open_client(config) as api:
-            reports = await Poller(api, store, config.poll).poll_all()
-        return reports, await open_deliverer(config, store, routes).drain()
-
-
-async def retry_outbox(
-    config: Config, *, ids: list[int], include_dead: bool
-) -> tuple[int, DrainReport]:
-    """`tossd outbox retry`: make undelivered rows due now and deliver them."""
-    routes = ready_routes(config)
-    with open_store(config) as store:
-        count = store.ledger().retry(int(time.time()), ids=ids, include_dead=include_dead)
-        return count, await open_deliverer(config, store, routes).drain()

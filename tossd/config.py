@@ -22,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from tossd.config_ops import AlertsConfig, HealthConfig, RetentionConfig
 from tossd.config_render import describe_errors, problem
 from tossd.config_render import render_effective as render_effective
+from tossd.config_report import ReportConfig
 from tossd.config_routes import DeliveryConfig, RouteConfig, check_route_names
 from tossd.errors import ConfigError
 
@@ -237,6 +239,10 @@ class Config(BaseModel):
     log: LogConfig = Field(default_factory=LogConfig)
     route: tuple[RouteConfig, ...] = ()
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
 
     @field_validator("route", mode="before")
     @classmethod

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tossd.app import open_deliverer, poll_once, ready_routes
 from tossd.config import Config, load_config
 from tossd.notify.deliver import Deliverer
+from tossd.resources import open_deliverer, poll_once, ready_routes
 from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
 from tossd.store import Store

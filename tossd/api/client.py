@@ -26,7 +26,7 @@ from tossd.api.models import (
     as_list,
     list_of,
 )
-from tossd.api.transport import Transport
+from tossd.api.transport import RequestHook, Transport
 from tossd.errors import ApiMalformedReply
 
 T = TypeVar("T")
@@ -67,6 +67,7 @@ class Client:
         max_requests_per_s: float = 10.0,
         retries: int = 3,
         backoff_s: float = 0.5,
+        on_request: RequestHook | None = None,
     ) -> Client:
         return cls(
             Transport(
@@ -78,6 +79,7 @@ class Client:
                 max_requests_per_s=max_requests_per_s,
                 retries=retries,
                 backoff_s=backoff_s,
+                on_request=on_request,
             )
         )
 

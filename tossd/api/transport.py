@@ -30,6 +30,8 @@ from tossd.errors import (
 log = structlog.get_logger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
+#: Called after each request with the method and the error class name (None on success).
+RequestHook = Callable[[str, str | None], None]
 
 
 class RequestBudget:
@@ -105,8 +107,10 @@ class Transport:
         backoff_s: float = 0.5,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        on_request: RequestHook | None = None,
     ) -> None:
         self.url = url
+        self._on_request = on_request
         self._key = key
         self.fmt: Format = fmt
         self._retries = retries
@@ -150,6 +154,18 @@ class Transport:
                 await self._sleep(delay)
 
     async def _attempt(self, method: str, form: Mapping[str, str]) -> Any:
+        """One request; every attempt (retries included) is reported to `on_request`."""
+        try:
+            data = await self._request(method, form)
+        except ApiError as exc:
+            if self._on_request is not None:
+                self._on_request(method, type(exc).__name__)
+            raise
+        if self._on_request is not None:
+            self._on_request(method, None)
+        return data
+
+    async def _request(self, method: str, form: Mapping[str, str]) -> Any:
         async with self._slots:
             await self._budget.acquire()
             body = await self._post(method, form)

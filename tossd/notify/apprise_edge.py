@@ -218,10 +218,15 @@ def _deliver(url: str, message: Message, timeout_s: float) -> SendResult:
             for a in message.attachments
         ]
     )
+    # HTML only where we rendered it ourselves (the report, for email); everything else is
+    # text, which Apprise escapes per service.
+    body, body_format = message.body, apprise.NotifyFormat.TEXT
+    if message.html is not None:
+        body, body_format = message.html, apprise.NotifyFormat.HTML
     with apprise.Apprise(plugin).notify(
-        body=message.body,
+        body=body,
         title=message.title,
-        body_format=apprise.NotifyFormat.TEXT,
+        body_format=body_format,
         attach=attach if message.attachments else None,
         timeout=timeout_s,
     ) as result:

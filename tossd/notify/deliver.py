@@ -7,12 +7,14 @@ call's result alone, so a dead target never makes tossd re-send to a healthy one
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import structlog
 
@@ -84,6 +86,28 @@ class Deliverer:
 
         return self._ledger.plan(router, now)
 
+    def enqueue(
+        self, kind: str, event_name: str, render: Callable[[Target], Message | None]
+    ) -> int:
+        """Queue a message for every target of every route listening to `event_name`.
+
+        For reports and tossd's own alerts: they belong to no event, so each row carries its
+        rendered message (per target: an email may get HTML where Slack gets text).
+        """
+        now = self._now()
+        count = 0
+        for route in self._routes.values():
+            if event_name not in route.events:
+                continue
+            for target in route.targets:
+                message = render(target)
+                if message is None:
+                    continue
+                planned = PlannedDelivery(route.name, target.fingerprint, target.label)
+                self._ledger.add(kind, [planned], encode_message(message), now)
+                count += 1
+        return count
+
     async def drain(self) -> DrainReport:
         """Plan, then send every due row; one drain at a time."""
         async with self._lock:
@@ -112,6 +136,10 @@ class Deliverer:
         if found is None:
             return
         route, target, event = found
+        if event is None:  # a report or an alert: its message was stored with the row
+            message = decode_message(self._ledger.payload(row.id) or "{}")
+            await self._attempt([row], target, message, report)
+            return
         try:
             attachments, note = self._audio(event, route, target)
         except _Postpone:
@@ -141,6 +169,7 @@ class Deliverer:
         if found is None:
             return
         route, target, _ = found
+        rows = [r for r in rows if r.event_id in events]
         items = [
             (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
             for r in rows
@@ -160,11 +189,12 @@ class Deliverer:
 
     def _resolve(
         self, row: Delivery, events: dict[int, StoredEvent], report: DrainReport
-    ) -> tuple[Route, Target, StoredEvent] | None:
+    ) -> tuple[Route, Target, StoredEvent | None] | None:
+        """The row's route, target and event (None for reports and alerts), or None if gone."""
         route = self._routes.get(row.route)
         target = route.target(row.target) if route else None
         event = events.get(row.event_id) if row.event_id is not None else None
-        if route is None or target is None or event is None:
+        if route is None or target is None or (event is None and row.kind == "event"):
             self._ledger.mark_failed([row.id], "route or target no longer configured", None)
             log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
             report.dead += 1
@@ -199,7 +229,8 @@ class Deliverer:
         error = result.error or "the target refused the notification"
         self._ledger.mark_failed(ids, error, retry_at)
         report.failed += len(ids)
-        report.dead += len(ids) if retry_at is None else 0
+        # Alerts that die are not alerted about again: that would loop on a dead target.
+        report.dead += len(ids) if retry_at is None and rows[0].kind != "alert" else 0
         log.warning(
             "delivery.failed",
             ids=ids,
@@ -248,6 +279,29 @@ class Deliverer:
             total += encoded_size(audio.size)
             chosen.append(_recording(event, audio, route))
         return tuple(chosen)
+
+
+def encode_message(message: Message) -> str:
+    """A report's or an alert's message, stored in its ledger rows until sent."""
+    files = [
+        {"path": str(a.path), "name": a.name, "size": a.size, "mime": a.mime}
+        for a in message.attachments
+    ]
+    data = {"title": message.title, "body": message.body, "html": message.html}
+    return json.dumps({**data, "attachments": files})
+
+
+def decode_message(payload: str) -> Message:
+    data = json.loads(payload)
+    files = tuple(
+        Attachment(Path(f["path"]), f["name"], int(f["size"]), f["mime"])
+        for f in data.get("attachments", [])
+        if Path(f["path"]).is_file()
+    )
+    html = data.get("html")
+    return Message(
+        str(data.get("title", "")), str(data.get("body", "")), files, html if html else None
+    )
 
 
 def _recording(event: StoredEvent, audio: AudioFile, route: Route) -> Attachment:

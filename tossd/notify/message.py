@@ -30,6 +30,8 @@ class Message:
     title: str
     body: str
     attachments: tuple[Attachment, ...] = field(default=())
+    #: An HTML rendering for email targets (the report); None: send `body` as text.
+    html: str | None = None
 
 
 @dataclass(frozen=True)

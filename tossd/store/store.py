@@ -23,8 +23,11 @@ from tossd.store.files import (
     remove_orphan_temps,
 )
 from tossd.store.ledger import Ledger
+from tossd.store.ledger_stats import StoreFacts
 from tossd.store.migrate import upgrade
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
+from tossd.store.retention import Pruner
+from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
 
 MAX_ERROR_CHARS = 500
@@ -47,6 +50,18 @@ class Store:
     def ledger(self) -> Ledger:
         """The delivery ledger, on this store's database."""
         return Ledger(self._engine)
+
+    def stats(self) -> Stats:
+        """Figures for the nightly report, and the record of reports sent."""
+        return Stats(self._engine)
+
+    def facts(self) -> StoreFacts:
+        """Read-only figures for health and metrics."""
+        return StoreFacts(self._engine)
+
+    def pruner(self) -> Pruner:
+        """Retention: deletes old audio and events in bounded batches."""
+        return Pruner(self._engine, audio_dir=self._audio_dir)
 
     @classmethod
     def open(cls, url: str, *, audio_dir: Path) -> Store:

@@ -133,3 +133,16 @@ class DeliveryRow(StoreTable, table=True):
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     last_error: str | None = Field(default=None, sa_type=Text)
     payload: str | None = Field(default=None, sa_type=Text)
+
+
+class ReportRow(StoreTable, table=True):
+    """One nightly report per local date: the unique day keeps a date from going out twice."""
+
+    __tablename__ = "reports"
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: str = Field(sa_type=String, unique=True)  # "YYYY-MM-DD": sorts as the dates do
+    sent_at: int = Field(sa_type=BigInteger)
+    late: bool
+    # JSON of the figures sent, so a report can be explained after the fact.
+    summary: str = Field(sa_type=Text)
