@@ -7,18 +7,15 @@ accepted it, so a crash in between repeats that one notification and loses nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine, func, update
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from tossd.errors import StoreError
 from tossd.events import StoredEvent
 from tossd.store import rows
-from tossd.store.engine import describe_error, writer
 from tossd.store.records import Delivery, PlannedDelivery
+from tossd.store.scope import Scopes
 from tossd.store.tables import DeliveryRow, EventRow
 
 PENDING, RETRYING, SENT, DEAD = "pending", "retrying", "sent", "dead"
@@ -33,17 +30,8 @@ class Ledger:
     """Synchronous, one short transaction per call, like the Store it shares an engine with."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
-
-    @contextmanager
-    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Session]:
-        bind = self._writer if write else self._engine
-        try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        self._scopes = Scopes(engine)
+        self._transaction = self._scopes.session
 
     def plan(self, router: Router, now: int, *, limit: int = 500) -> int:
         """Turn announced, unplanned events into ledger rows; returns the rows created."""
@@ -151,11 +139,8 @@ class Ledger:
         if not ids:
             return
         statement = update(DeliveryRow).where(col(DeliveryRow.id).in_(list(ids))).values(values)
-        try:
-            with self._writer.begin() as connection:
-                connection.execute(statement)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        with self._scopes.connection(action, write=True) as connection:
+            connection.execute(statement)
 
 
 def _new_row(event_id: int | None, planned: PlannedDelivery, now: int) -> DeliveryRow:

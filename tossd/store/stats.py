@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert
+from sqlalchemy import Engine, func, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
 from tossd.errors import StoreError
 from tossd.events import EventKind
 from tossd.report_window import HourKey, hour_key
-from tossd.store.engine import describe_error, writer
+from tossd.store.engine import describe_error
+from tossd.store.scope import Scopes
 from tossd.store.tables import EventRow, ReportRow
 
 TOP_CALLERS = 5
@@ -112,17 +112,9 @@ class Stats:
     """Read-mostly queries for the nightly report; one short transaction per call."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._writer = writer(engine)
-
-    @contextmanager
-    def _connection(self, action: str, *, write: bool = False) -> Iterator[Connection]:
-        bind = self._writer if write else self._engine
-        try:
-            with bind.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        self._scopes = Scopes(engine)
+        self._connection = self._scopes.connection
+        self._writer = self._scopes.writer
 
     def activity(
         self,

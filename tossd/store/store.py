@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from tossd.api.models import Extension
 from tossd.errors import StoreError
 from tossd.events import NewEvent, StoredEvent, Stream
 from tossd.store import queries, rows
-from tossd.store.engine import create_engine, describe_error, is_sqlite, sqlite_path, writer
+from tossd.store.engine import create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
     ensure_private_dir,
@@ -27,6 +25,7 @@ from tossd.store.ledger_stats import StoreFacts
 from tossd.store.migrate import upgrade
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
 from tossd.store.retention import Pruner
+from tossd.store.scope import Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
 
@@ -39,7 +38,9 @@ class Store:
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
         """Use `Store.open`, which also migrates and secures the files."""
         self._engine = engine
-        self._writer = writer(engine)
+        self._scopes = Scopes(engine)
+        self._transaction = self._scopes.session
+        self._connection = self._scopes.connection
         self._audio_dir = audio_dir
 
     @property
@@ -100,26 +101,6 @@ class Store:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-    @contextmanager
-    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Session]:
-        """One transaction, committed at the end, rolled back on any error."""
-        bind = self._writer if write else self._engine
-        try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
-
-    @contextmanager
-    def _connection(self, action: str, *, write: bool = False) -> Iterator[Connection]:
-        """Like `_transaction` on a bare connection: the per-poll path skips the Session."""
-        bind = self._writer if write else self._engine
-        try:
-            with bind.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
 
     # Extensions
 
