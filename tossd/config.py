@@ -27,12 +27,13 @@ from tossd.config_render import describe_errors, problem
 from tossd.config_render import render_effective as render_effective
 from tossd.config_report import ReportConfig
 from tossd.config_routes import DeliveryConfig, RouteConfig, check_route_names
+from tossd.config_secrets import KEY_ENV as KEY_ENV
+from tossd.config_secrets import find_key
 from tossd.errors import ConfigError
 
 Stream = Literal["calls", "voicemail", "sms"]
 STREAMS: tuple[Stream, ...] = get_args(Stream)
 DEFAULT_API_URL = "https://www.TossableDigits.com/apihttp.php"
-KEY_ENV = "TOSSD_API_KEY"
 SYSTEM_CONFIG_PATH = Path("/etc/tossd/tossd.toml")
 NO_KEY = (
     "api.key: no API key: set api.key, api.key_file, $TOSSD_API_KEY "
@@ -78,19 +79,6 @@ def default_state_dir(env: Mapping[str, str], *, is_root: bool | None = None) ->
     return Path(env.get("HOME") or str(Path.home())) / ".local" / "state" / "tossd"
 
 
-def _read_secret(path: Path, subkey: str) -> SecretStr:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise problem(f"cannot read {path}: {exc.strerror or type(exc).__name__}", subkey) from None
-    except UnicodeDecodeError:
-        # The decode error quotes the offending bytes: part of the secret, so drop it.
-        raise problem(f"{path} is not UTF-8 text", subkey) from None
-    if not text.strip():
-        raise problem(f"{path} is empty", subkey)
-    return SecretStr(text.strip())
-
-
 class ApiConfig(BaseModel):
     """`[api]`: where the Tossable Digits API is and how hard to push it."""
 
@@ -129,7 +117,7 @@ class ApiConfig(BaseModel):
         if self.key is not None and self.key_file is not None:
             raise problem("set either api.key or api.key_file, not both", "key_file")
         # Private attributes stay writable on a frozen model; fields would be settable from TOML.
-        self._resolved_key, self._key_source = _find_key(self, _env_of(info))
+        self._resolved_key, self._key_source = find_key(self.key, self.key_file, _env_of(info))
         return self
 
     @property
@@ -147,22 +135,6 @@ class ApiConfig(BaseModel):
         if self._resolved_key is None:
             raise ConfigError(NO_KEY)
         return self._resolved_key.get_secret_value()
-
-
-def _find_key(api: ApiConfig, env: Mapping[str, str]) -> tuple[SecretStr | None, str | None]:
-    """api.key, else api.key_file, else $TOSSD_API_KEY, else the systemd credential."""
-    if api.key is not None:
-        return SecretStr(api.key.get_secret_value().strip()), "api.key"
-    if api.key_file is not None:
-        return _read_secret(api.key_file, "key_file"), f"api.key_file {api.key_file}"
-    if env.get(KEY_ENV, "").strip():
-        return SecretStr(env[KEY_ENV].strip()), f"${KEY_ENV}"
-    credentials = env.get("CREDENTIALS_DIRECTORY")
-    path = Path(credentials) / "api_key" if credentials else None
-    # The service may load other credentials without this one: absent is not an error.
-    if path is None or not path.exists():
-        return None, None
-    return _read_secret(path, "key"), "systemd credential $CREDENTIALS_DIRECTORY/api_key"
 
 
 class StoreConfig(BaseModel):

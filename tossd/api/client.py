@@ -2,58 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
-
-from pydantic import TypeAdapter, ValidationError
-
+from tossd.api.account import AccountMethods
+from tossd.api.base import MAX_PAGES as MAX_PAGES
 from tossd.api.envelope import Format
-from tossd.api.models import (
-    ApiObject,
-    Audioclip,
-    CallRecord,
-    CallSummary,
-    City,
-    Country,
-    Extension,
-    Feature,
-    NumberPool,
-    Region,
-    Sms,
-    TollFree,
-    Voicemail,
-    as_list,
-    list_of,
-)
+from tossd.api.models import Audioclip, CallRecord, CallSummary, Extension, Sms, Voicemail
 from tossd.api.transport import RequestHook, Transport
-from tossd.errors import ApiMalformedReply
-
-T = TypeVar("T")
-ObjT = TypeVar("ObjT", bound=ApiObject)
-
-#: A server that ignores `page` would otherwise be asked forever.
-MAX_PAGES = 1000
 
 
-class Caller(Protocol):
-    """What the client needs from a transport: one method call in, the envelope's data out."""
-
-    async def call(self, method: str, params: Mapping[str, object]) -> Any: ...
-
-    async def aclose(self) -> None: ...
-
-
-class Client:
+class Client(AccountMethods):
     """Async client for https://www.TossableDigits.com/apihttp.php (or the sandbox).
 
     Parameters follow the provider's names; `None` means "not sent". Every reply is validated
     into the typed objects of `tossd.api.models`; a reply that does not fit raises
     `ApiMalformedReply` naming the method.
     """
-
-    def __init__(self, transport: Caller) -> None:
-        self._transport = transport
 
     @classmethod
     def connect(
@@ -94,37 +56,6 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    # -- plumbing -----------------------------------------------------------------------------
-
-    async def _one(self, method: str, model: type[ObjT], params: Mapping[str, object]) -> ObjT:
-        data = await self._transport.call(method, params)
-        return _validate(method, TypeAdapter(model), data)
-
-    async def _many(
-        self, method: str, model: type[ObjT], params: Mapping[str, object]
-    ) -> list[ObjT]:
-        data = await self._transport.call(method, params)
-        return _validate(method, list_of(model), data)
-
-    async def _paged(
-        self, method: str, model: type[ObjT], params: Mapping[str, object]
-    ) -> list[ObjT]:
-        """Ask page 1, 2, ... and stop at an empty page or one identical to the one before."""
-        items: list[Any] = []
-        previous: list[Any] | None = None
-        for page in range(1, MAX_PAGES + 1):
-            data = as_list(await self._transport.call(method, {**params, "page": page}))
-            if not data or data == previous:
-                break
-            if not isinstance(data, list):
-                break
-            items.extend(data)
-            previous = data
-        return _validate(method, list_of(model), items)
-
-    async def _none(self, method: str, params: Mapping[str, object]) -> None:
-        await self._transport.call(method, params)
 
     # -- extensions ---------------------------------------------------------------------------
 
@@ -249,69 +180,6 @@ class Client:
     async def audioclip_get(self, *, clipid: str) -> Audioclip:
         return await self._one("audioclipGet", Audioclip, {"clipid": clipid})
 
-    async def audioclip_list(self) -> list[Audioclip]:
-        return await self._many("audioclipList", Audioclip, {})
-
-    async def audioclip_set(self, *, clipid: str, clipname: str | None = None) -> Audioclip:
-        return await self._one("audioclipSet", Audioclip, {"clipid": clipid, "clipname": clipname})
-
-    async def audioclip_new(self, *, filedata: bytes, clipname: str | None = None) -> Audioclip:
-        """Upload audio; `filesize` is always sent so the provider checks the decoded size."""
-        params = {
-            "filedata": base64.b64encode(filedata).decode("ascii"),
-            "filesize": len(filedata),
-            "clipname": clipname,
-        }
-        return await self._one("audioclipNew", Audioclip, params)
-
-    # -- features -----------------------------------------------------------------------------
-
-    async def extension_feature_get(
-        self, *, name: str, extensionid: int | None = None, did: str | None = None
-    ) -> Feature:
-        params = {"extensionid": extensionid, "did": did, "name": name}
-        return await self._one("extensionFeatureGet", Feature, params)
-
-    async def extension_feature_set(
-        self,
-        *,
-        name: str,
-        status: bool,
-        extensionid: int | None = None,
-        did: str | None = None,
-        options: Mapping[str, object] | None = None,
-    ) -> Feature:
-        """Per-feature options (e.g. `tz`, `clipid`) are sent as top-level parameters."""
-        params: dict[str, object] = {
-            "extensionid": extensionid,
-            "did": did,
-            "name": name,
-            "status": status,
-        }
-        params.update(options or {})
-        return await self._one("extensionFeatureSet", Feature, params)
-
-    # -- numbers ------------------------------------------------------------------------------
-
-    async def number_get_countries(self) -> list[Country]:
-        return await self._many("numberGetCountries", Country, {})
-
-    async def number_get_regions(self, *, countryid: str) -> list[Region]:
-        return await self._many("numberGetRegions", Region, {"countryid": countryid})
-
-    async def number_get_cities(self, *, countryid: str, regionid: str) -> list[City]:
-        params = {"countryid": countryid, "regionid": regionid}
-        return await self._many("numberGetCities", City, params)
-
-    async def number_get_toll_free(self) -> list[TollFree]:
-        return await self._many("numberGetTollFree", TollFree, {})
-
-    async def number_list_pool(
-        self, *, didmatch: str | None = None, status: str | None = None
-    ) -> list[NumberPool]:
-        params = {"didmatch": didmatch, "status": status}
-        return await self._many("numberListPool", NumberPool, params)
-
     # -- text messages ------------------------------------------------------------------------
 
     async def sms_get(
@@ -320,15 +188,3 @@ class Client:
         """Every text to or from `did` in [startdate, enddate], all pages."""
         params = {"did": did, "startdate": startdate, "enddate": enddate, "direction": direction}
         return await self._paged("smsGet", Sms, params)
-
-
-def _validate(method: str, adapter: TypeAdapter[T], data: Any) -> T:
-    try:
-        return adapter.validate_python(data)
-    except ValidationError as exc:
-        first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "data"
-        raise ApiMalformedReply(
-            f"{method}: unexpected data at {where}: {first['msg']}",
-            excerpt=repr(data)[:120],
-        ) from exc

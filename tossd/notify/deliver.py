@@ -7,14 +7,12 @@ call's result alone, so a dead target never makes tossd re-send to a healthy one
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import structlog
 
@@ -22,7 +20,14 @@ from tossd.config_routes import DeliveryConfig
 from tossd.errors import TemplateRenderError
 from tossd.events import EventKind, StoredEvent
 from tossd.notify.apprise_edge import send as apprise_send
-from tossd.notify.message import Attachment, Message, SendResult, encoded_size
+from tossd.notify.message import (
+    Attachment,
+    Message,
+    SendResult,
+    decode_message,
+    encode_message,
+    encoded_size,
+)
 from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target, next_attempt, plan_deliveries
 from tossd.store import Store
@@ -279,29 +284,6 @@ class Deliverer:
             total += encoded_size(audio.size)
             chosen.append(_recording(event, audio, route))
         return tuple(chosen)
-
-
-def encode_message(message: Message) -> str:
-    """A report's or an alert's message, stored in its ledger rows until sent."""
-    files = [
-        {"path": str(a.path), "name": a.name, "size": a.size, "mime": a.mime}
-        for a in message.attachments
-    ]
-    data = {"title": message.title, "body": message.body, "html": message.html}
-    return json.dumps({**data, "attachments": files})
-
-
-def decode_message(payload: str) -> Message:
-    data = json.loads(payload)
-    files = tuple(
-        Attachment(Path(f["path"]), f["name"], int(f["size"]), f["mime"])
-        for f in data.get("attachments", [])
-        if Path(f["path"]).is_file()
-    )
-    html = data.get("html")
-    return Message(
-        str(data.get("title", "")), str(data.get("body", "")), files, html if html else None
-    )
 
 
 def _recording(event: StoredEvent, audio: AudioFile, route: Route) -> Attachment:

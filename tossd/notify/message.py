@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -57,3 +58,26 @@ class SendResult:
 def encoded_size(raw_bytes: int) -> int:
     """Size after base64 (how attachments travel in mail and JSON): 4 bytes per 3, padded."""
     return 4 * ((raw_bytes + 2) // 3)
+
+
+def encode_message(message: Message) -> str:
+    """A report's or an alert's message, stored in its ledger rows until sent."""
+    files = [
+        {"path": str(a.path), "name": a.name, "size": a.size, "mime": a.mime}
+        for a in message.attachments
+    ]
+    data = {"title": message.title, "body": message.body, "html": message.html}
+    return json.dumps({**data, "attachments": files})
+
+
+def decode_message(payload: str) -> Message:
+    data = json.loads(payload)
+    files = tuple(
+        Attachment(Path(f["path"]), f["name"], int(f["size"]), f["mime"])
+        for f in data.get("attachments", [])
+        if Path(f["path"]).is_file()
+    )
+    html = data.get("html")
+    return Message(
+        str(data.get("title", "")), str(data.get("body", "")), files, html if html else None
+    )

@@ -1,0 +1,73 @@
+"""The client's plumbing: one call in, typed objects out, paging, validation errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from tossd.api.models import ApiObject, as_list, list_of
+from tossd.errors import ApiMalformedReply
+
+T = TypeVar("T")
+ObjT = TypeVar("ObjT", bound=ApiObject)
+
+#: A server that ignores `page` would otherwise be asked forever.
+MAX_PAGES = 1000
+
+
+class Caller(Protocol):
+    """What the client needs from a transport: one method call in, the envelope's data out."""
+
+    async def call(self, method: str, params: Mapping[str, object]) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+class ClientBase:
+    """Holds the transport; subclasses add one typed coroutine per API method."""
+
+    def __init__(self, transport: Caller) -> None:
+        self._transport = transport
+
+    async def _one(self, method: str, model: type[ObjT], params: Mapping[str, object]) -> ObjT:
+        data = await self._transport.call(method, params)
+        return _validate(method, TypeAdapter(model), data)
+
+    async def _many(
+        self, method: str, model: type[ObjT], params: Mapping[str, object]
+    ) -> list[ObjT]:
+        data = await self._transport.call(method, params)
+        return _validate(method, list_of(model), data)
+
+    async def _paged(
+        self, method: str, model: type[ObjT], params: Mapping[str, object]
+    ) -> list[ObjT]:
+        """Ask page 1, 2, ... and stop at an empty page or one identical to the one before."""
+        items: list[Any] = []
+        previous: list[Any] | None = None
+        for page in range(1, MAX_PAGES + 1):
+            data = as_list(await self._transport.call(method, {**params, "page": page}))
+            if not data or data == previous:
+                break
+            if not isinstance(data, list):
+                break
+            items.extend(data)
+            previous = data
+        return _validate(method, list_of(model), items)
+
+    async def _none(self, method: str, params: Mapping[str, object]) -> None:
+        await self._transport.call(method, params)
+
+
+def _validate(method: str, adapter: TypeAdapter[T], data: Any) -> T:
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "data"
+        raise ApiMalformedReply(
+            f"{method}: unexpected data at {where}: {first['msg']}",
+            excerpt=repr(data)[:120],
+        ) from exc
