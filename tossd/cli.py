@@ -6,7 +6,10 @@ The only place that exits (`main`).
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -177,4 +180,14 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    code = run()
+    if threading.active_count() > 1:
+        # Apprise sends on its own thread pools, which Python joins at exit: a send stuck on a
+        # slow target would keep a stopped daemon alive past its stop timeout. Everything of
+        # tossd's is closed by now (a notification still in flight stays pending in the
+        # ledger and is sent again), so leave without waiting for those threads.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)

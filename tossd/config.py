@@ -288,3 +288,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib recurses once per nesting level: a hostile file must still exit 78.
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None

@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretBytes, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
@@ -174,7 +175,7 @@ def render_effective(config: Config) -> str:
     else:
         data["api"]["key"] = MASK
         comments["api.key"] = f"key from {config.api.key_source}"
-    data["store"]["url"] = config.store_url
+    data["store"]["url"] = mask_password(config.store_url)
     if config.store.url is None:
         comments["store.url"] = "default: tossd.db in state_dir"
     return "# tossd effective configuration (secrets masked)\n\n" + dumps(data, comments)
@@ -188,3 +189,13 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_masked(item) for item in value]
     return value
+
+
+def mask_password(url: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:********@host/db`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{hostinfo}"))

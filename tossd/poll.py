@@ -17,7 +17,7 @@ import structlog
 
 from tossd.api import Client
 from tossd.config import PollConfig
-from tossd.errors import ApiError, ApiKeyRejected, TossdError
+from tossd.errors import ApiError, ApiKeyRejected, StoreError, TossdError
 from tossd.events import (
     NewEvent,
     StoredEvent,
@@ -32,6 +32,9 @@ from tossd.store import ExtensionSync, KnownExtension, PollState, Store
 from tossd.store.files import audio_filename, write_atomic
 
 log = structlog.get_logger(__name__)
+
+#: How far past "now" a window reaches, for clocks behind the provider's.
+FUTURE_SLACK_S = 86400
 
 
 @dataclass
@@ -63,13 +66,13 @@ def poll_window(
 
     First sight asks for the extension's whole history. Later polls go back `overlap_s`
     before the newest record seen, to catch records the provider publishes late. The end
-    reaches `overlap_s` past the later of our clock and the watermark, so a clock that is
-    behind the provider's (or jumped back) delays nothing.
+    reaches a day past the later of our clock and the watermark: asking for the future costs
+    nothing, and a clock behind the provider's (or set back an hour) then delays nothing.
     """
     first_sight = state is None or state.first_polled_at is None
     watermark = state.watermark if state is not None else None
     start = ext.startdate if watermark is None else max(0, watermark - config.overlap_s)
-    end = max(now, watermark or 0) + config.overlap_s
+    end = max(now, watermark or 0) + FUTURE_SLACK_S
     return Window(start, end, announce_from(first_sight, now, config.initial_window_s))
 
 
@@ -201,6 +204,11 @@ class Poller:
                 sha256=hashlib.sha256(data).hexdigest(),
                 now=self._now(),
             )
+        except StoreError as exc:
+            # Our disk, not the provider: not a failed download, so no attempt is used up;
+            # the next poll tries again once there is space.
+            log.error("audio.write_failed", event_id=event.id, clipid=clipid, error=exc.message)
+            return 0
         except (TossdError, ValueError) as exc:
             message = exc.message if isinstance(exc, TossdError) else str(exc)
             attempts = self._store.record_audio_failure(event.id, message, self._now())

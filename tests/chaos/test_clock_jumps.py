@@ -154,12 +154,6 @@ async def test_clock_jumping_an_hour_either_way_neither_repeats_nor_loses(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: poll_window ends at max(host clock, watermark) + overlap_s, so while the "
-    "host clock is behind, a call or text more than overlap_s after the newest one seen "
-    "is outside every window until the clock catches up (an hour late)",
-)
 async def test_a_call_after_a_quiet_spell_is_found_while_the_clock_is_an_hour_behind(
     make_rig: RigFactory,
 ) -> None:
@@ -178,11 +172,6 @@ async def test_a_call_after_a_quiet_spell_is_found_while_the_clock_is_an_hour_be
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: retry times are host-clock timestamps; a retry scheduled just before the "
-    "clock is set back an hour waits that hour before it is due",
-)
 async def test_a_retry_scheduled_before_the_clock_jumped_back_is_not_held_an_hour(
     make_rig: RigFactory,
 ) -> None:

@@ -232,11 +232,6 @@ def catch_a_folder_write(pid: int, folder: Path, within_s: float) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the tossd-file:// target writes through a dot-temp file and nothing ever "
-    "sweeps its folder, so a kill mid-write leaves `.*.tmp` there for good",
-)
 async def test_a_kill_during_a_folder_write_leaves_no_temp_file_after_restart(
     lively: LivelyFactory, spawn: Spawn, tmp_path: Path, api_key: str
 ) -> None:

@@ -89,12 +89,6 @@ async def test_sigterm_during_a_delivery_lets_it_finish_and_exits_0(
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a send still running after the stop grace keeps the process alive until the "
-    "Apprise worker thread returns (asyncio.run joins the default executor), so SIGTERM "
-    "takes as long as the slowest receiver, not <= 10 s",
-)
 async def test_sigterm_during_a_delivery_slower_than_the_grace_rolls_back_within_10_s(
     lively: LivelyFactory, receiver: Receiver, spawn: Spawn, tmp_path: Path, api_key: str
 ) -> None:

@@ -237,12 +237,6 @@ def test_the_valid_document_loads(folder: Path, tally: Counter[str]) -> None:
     assert config is not None and config.api.require_key() == API_SECRET
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: config._read_toml catches TOMLDecodeError only; tomllib recurses per nesting "
-    "level, so a deeply nested array or inline table escapes as RecursionError (a traceback "
-    "and exit 1, not exit 78)",
-)
 @pytest.mark.parametrize("opening", ["[", "{a = "])
 def test_deeply_nested_toml_is_a_config_error(
     opening: str, folder: Path, tally: Counter[str]
@@ -255,11 +249,6 @@ def test_deeply_nested_toml_is_a_config_error(
         load_config(path, {})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: render_effective prints store.url as given, so `tossd config check` shows "
-    "the password of a PostgreSQL (or any) database URL",
-)
 @settings(max_examples=20, deadline=None)
 @given(password=st.text("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", min_size=12))
 def test_config_check_masks_the_database_password(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -33,13 +34,13 @@ class ClientBase:
 
     async def _one(self, method: str, model: type[ObjT], params: Mapping[str, object]) -> ObjT:
         data = await self._transport.call(method, params)
-        return _validate(method, TypeAdapter(model), data)
+        return _validate(method, _adapter(model), data)
 
     async def _many(
         self, method: str, model: type[ObjT], params: Mapping[str, object]
     ) -> list[ObjT]:
         data = await self._transport.call(method, params)
-        return _validate(method, list_of(model), data)
+        return _validate_items(method, model, as_list(data))
 
     async def _paged(
         self, method: str, model: type[ObjT], params: Mapping[str, object]
@@ -55,19 +56,43 @@ class ClientBase:
                 break
             items.extend(data)
             previous = data
-        return _validate(method, list_of(model), items)
+        return _validate_items(method, model, items)
 
     async def _none(self, method: str, params: Mapping[str, object]) -> None:
         await self._transport.call(method, params)
 
 
-def _validate(method: str, adapter: TypeAdapter[T], data: Any) -> T:
+def _validate(method: str, adapter: TypeAdapter[T], data: Any, where: str = "") -> T:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "data"
+        path = ".".join([where, *(str(part) for part in first["loc"])]).strip(".") or "data"
         raise ApiMalformedReply(
-            f"{method}: unexpected data at {where}: {first['msg']}",
-            excerpt=repr(data)[:120],
+            f"{method}: unexpected data at {path}: {first['msg']}",
+            # reprlib: a hostile reply may be huge; never build its whole repr.
+            excerpt=_SHORT.repr(data)[:120],
         ) from exc
+
+
+def _validate_items(method: str, model: type[ObjT], data: Any) -> list[ObjT]:
+    """Item by item, stopping at the first bad one: a huge reply of bad records costs one
+    error, not one per record (pydantic collects them all)."""
+    if not isinstance(data, list):
+        return _validate(method, list_of(model), data)
+    adapter = _adapter(model)
+    return [_validate(method, adapter, item, str(index)) for index, item in enumerate(data)]
+
+
+_ADAPTERS: dict[type[ApiObject], TypeAdapter[Any]] = {}
+
+
+def _adapter(model: type[ObjT]) -> TypeAdapter[ObjT]:
+    """One adapter per model: building one costs more than validating a record."""
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(model)
+    return cast(TypeAdapter[ObjT], _ADAPTERS[model])
+
+
+_SHORT = reprlib.Repr()  # keyword arguments arrive in Python 3.12
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60

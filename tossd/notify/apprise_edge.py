@@ -9,7 +9,7 @@ import logging
 import re
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -204,7 +204,36 @@ async def send(
         raise ValueError(f"unknown target kind {kind!r}")
     if timeout_s <= 0:
         raise ValueError("timeout_s must be positive")
-    return await asyncio.to_thread(_deliver, url, message, timeout_s)
+    return await _in_daemon_thread(_deliver, url, message, timeout_s)
+
+
+async def _in_daemon_thread(
+    func: Callable[[str, Message, float], SendResult], *args: Any
+) -> SendResult:
+    """Like asyncio.to_thread, but on a daemon thread: asyncio.run joins the default
+    executor at exit, so a send stuck past the stop grace would hold SIGTERM hostage. Here
+    the process may exit under it; its ledger row stays pending and is sent again later."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[SendResult] = loop.create_future()
+
+    def settle(outcome: SendResult | BaseException) -> None:
+        if future.done():
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    def work() -> None:
+        try:
+            outcome: SendResult | BaseException = func(*args)
+        except Exception as exc:  # handed to the awaiting task, which raises it
+            outcome = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=work, name="tossd-send", daemon=True).start()
+    return await future
 
 
 def _deliver(url: str, message: Message, timeout_s: float) -> SendResult:

@@ -18,25 +18,26 @@ import structlog
 
 from tossd.config_routes import DeliveryConfig
 from tossd.errors import TemplateRenderError
-from tossd.events import EventKind, StoredEvent
+from tossd.events import StoredEvent
 from tossd.notify.apprise_edge import send as apprise_send
+from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
 from tossd.notify.message import (
-    Attachment,
     Message,
     SendResult,
     decode_message,
     encode_message,
-    encoded_size,
 )
 from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target, next_attempt, plan_deliveries
 from tossd.store import Store
 from tossd.store.ledger import Ledger
-from tossd.store.records import AudioFile, Delivery, KnownExtension, PlannedDelivery
+from tossd.store.records import Delivery, KnownExtension, PlannedDelivery
 
 log = structlog.get_logger(__name__)
 
 MIB = 1024 * 1024
+#: Tolerance, in seconds, before a retry time is judged to come from a clock set back since.
+CLOCK_SLACK_S = 60
 Send = Callable[..., Awaitable[SendResult]]
 
 
@@ -47,10 +48,6 @@ class DrainReport:
     failed: int = 0
     dead: int = 0
     postponed: int = 0
-
-
-class _Postpone(Exception):
-    """The voicemail's audio is still being fetched: try this row again shortly."""
 
 
 class Deliverer:
@@ -119,7 +116,12 @@ class Deliverer:
             # Numbers are few and change hourly: read them once per drain, not per event.
             self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
             report = DrainReport(planned=self.plan())
-            due = self._ledger.due(self._now())
+            now = self._now()
+            due = [
+                row
+                for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
+                if row.next_attempt_at <= now or not self._plausible(row, now)
+            ]
             if not due:
                 return report
             events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
@@ -146,8 +148,8 @@ class Deliverer:
             await self._attempt([row], target, message, report)
             return
         try:
-            attachments, note = self._audio(event, route, target)
-        except _Postpone:
+            attachments, note = recording(self._store, event, route, target, self._limits())
+        except Postpone:
             self._ledger.postpone([row.id], self._now() + 5)
             report.postponed += 1
             return
@@ -189,7 +191,8 @@ class Deliverer:
             tz=route.tz,
             held_until_text=held.strftime("%H:%M"),
         )
-        attachments = self._digest_audio([event for event, _ in items], route, target)
+        events_held = [event for event, _ in items]
+        attachments = digest_recordings(self._store, events_held, route, target, self._limits())
         await self._attempt(rows, target, Message(title, body, attachments), report)
 
     def _resolve(
@@ -247,46 +250,13 @@ class Deliverer:
             dead=retry_at is None,
         )
 
-    def _cap(self, target: Target) -> int:
-        return min(target.info.attachment_cap_bytes, int(self._config.max_attachment_mb * MIB))
+    def _limits(self) -> AudioLimits:
+        config = self._config
+        return AudioLimits(self._now(), config.audio_wait_s, int(config.max_attachment_mb * MIB))
 
-    def _audio(
-        self, event: StoredEvent, route: Route, target: Target
-    ) -> tuple[tuple[Attachment, ...], str | None]:
-        """The recording to attach, and the sentence that says what happened to it."""
-        if event.kind is not EventKind.VOICEMAIL or not route.attach_audio:
-            return (), None
-        audio = self._store.audio_for(event.id)
-        if audio is None:
-            if self._now() - event.recorded_at < self._config.audio_wait_s:
-                raise _Postpone
-            return (), "Recording not attached: it could not be downloaded from Tossable Digits."
-        if not target.info.supports_attachments:
-            return (), f"Recording not attached: {target.info.scheme} targets do not carry files."
-        if encoded_size(audio.size) > self._cap(target):
-            cap_mb = self._cap(target) / MIB
-            return (), f"Recording not attached: it is over this target's {cap_mb:.0f} MB limit."
-        attachment = _recording(event, audio, route)
-        return (attachment,), f"Recording attached ({max(1, audio.size // 1024)} KB)."
-
-    def _digest_audio(
-        self, events: Sequence[StoredEvent], route: Route, target: Target
-    ) -> tuple[Attachment, ...]:
-        """Recordings of held voicemails, as many as fit under the target's cap."""
-        if not route.attach_audio or not target.info.supports_attachments:
-            return ()
-        chosen: list[Attachment] = []
-        total = 0
-        for event in events:
-            audio = self._store.audio_for(event.id) if event.kind is EventKind.VOICEMAIL else None
-            if audio is None or total + encoded_size(audio.size) > self._cap(target):
-                continue
-            total += encoded_size(audio.size)
-            chosen.append(_recording(event, audio, route))
-        return tuple(chosen)
-
-
-def _recording(event: StoredEvent, audio: AudioFile, route: Route) -> Attachment:
-    """The MP3 under a name we make from the local time (never from API text)."""
-    stamp = datetime.fromtimestamp(event.occurred_at, route.tz)
-    return Attachment(audio.path, f"voicemail-{stamp:%Y%m%d-%H%M%S}.mp3", audio.size)
+    def _plausible(self, row: Delivery, now: int) -> bool:
+        """Could this row really have been scheduled that far ahead? If not, the clock was
+        set back since (its retry time was read off a clock that was ahead): send now."""
+        config = self._config
+        step = min(config.max_backoff_s, config.backoff_s * 2 ** max(0, row.attempts - 1))
+        return bool(row.next_attempt_at - now <= step + CLOCK_SLACK_S)

@@ -21,6 +21,7 @@ SCHEME = "tossd-file"
 # the counter keeps two files stamped in the same microsecond apart.
 _counter = itertools.count(1)
 _counter_lock = threading.Lock()
+_swept: set[Path] = set()
 # Apprise's logger by name (this module does not import apprise): Apprise captures what is
 # logged there during a send and reports it as that attempt's reason.
 _log = logging.getLogger("apprise")
@@ -88,6 +89,12 @@ def write_notification(
     folder.mkdir(parents=True, exist_ok=True)
     with _counter_lock:
         number = next(_counter)
+        if folder not in _swept:
+            # A process killed mid-write (SIGKILL, power loss) leaves its temp file behind;
+            # sweep them once per folder and process, before our own writes start.
+            _swept.add(folder)
+            for leftover in folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
     stem = f"{now.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}-{number:06d}"
     for name, source in attachments:
         target = folder / f"{stem}-{safe_name(name)}"

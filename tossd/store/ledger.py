@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, func, or_, update
 from sqlmodel import col, select
 
 from tossd.events import StoredEvent
@@ -58,13 +58,20 @@ class Ledger:
                 row.kind, row.payload = kind, payload
                 session.add(row)
 
-    def due(self, now: int, *, limit: int = 200) -> list[Delivery]:
-        """Open rows whose time has come (quiet-hour rows once their window ended)."""
+    def due(self, now: int, *, limit: int = 200, beyond_s: float | None = None) -> list[Delivery]:
+        """Open rows whose time has come (quiet-hour rows once their window ended).
+
+        With `beyond_s`, rows scheduled more than that far ahead come too: no retry is ever
+        scheduled so far, so the clock was set back since; the caller decides per row.
+        """
+        when = col(DeliveryRow.next_attempt_at) <= now
+        if beyond_s is not None:
+            when = or_(when, col(DeliveryRow.next_attempt_at) > now + beyond_s)
         query = (
             select(DeliveryRow)
             .where(
                 col(DeliveryRow.state).in_(OPEN_STATES),
-                col(DeliveryRow.next_attempt_at) <= now,
+                when,
                 func.coalesce(col(DeliveryRow.held_until), 0) <= now,
             )
             .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
