@@ -30,6 +30,8 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/client.py
+	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/deliver.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
