@@ -224,8 +224,13 @@ class Poller:
         return 1
 
     async def poll_all(self) -> list[StreamReport]:
-        """One full cycle: extensions, then each configured stream, then pending audio."""
+        """One full cycle: extensions, then every configured stream at once, then audio.
+
+        The streams share the client's concurrency limit, so running them together keeps it
+        full: no stream waits for the slowest request of the one before.
+        """
         await self.sync_extensions()
-        reports = [await self.poll_stream(Stream(name)) for name in self._config.streams]
+        streams = [Stream(name) for name in self._config.streams]
+        reports = list(await asyncio.gather(*(self.poll_stream(s) for s in streams)))
         await self.fetch_audio()
         return reports
