@@ -146,8 +146,7 @@ class Daemon:
 
     async def _send_report(self, prepared: PreparedReport) -> None:
         """Through the ledger like any notification: retried, never lost once queued."""
-        by_target = {target.fingerprint: message for target, message in prepared.messages}
-        self._deliverer.enqueue("report", "report", lambda t: by_target.get(t.fingerprint))
+        self._deliverer.enqueue_report(prepared.messages)
         await self._deliver()
 
     async def _watchdog(self) -> None:

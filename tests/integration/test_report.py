@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import struct
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import matplotlib.image
@@ -319,3 +321,46 @@ def test_the_command_refuses_a_day_that_has_not_ended(now: int) -> None:
         day_to_report(today, now, TZ, dry_run=False)
     with pytest.raises(TossdError, match="not begun"):
         day_to_report(today + timedelta(days=2), now, TZ, dry_run=True)
+
+
+async def test_the_daemon_path_delivers_the_report_through_the_ledger(
+    make_client: Callable[..., Client],
+    store: Store,
+    now: int,
+    tmp_path: Path,
+    json_receiver: Any,
+    smtp_server: Any,
+) -> None:
+    """Reporter.tick -> Deliverer.enqueue_report -> drain, as `tossd run` does it."""
+    from tossd.config_routes import DeliveryConfig
+    from tossd.notify.deliver import Deliverer
+
+    day = local_yesterday(now)
+    config = ReportConfig(timezone="America/New_York")
+    route = RouteConfig(
+        name="morning",
+        events=("report",),
+        notify=(SecretStr(json_receiver.url()), SecretStr(smtp_server.url())),
+    )
+    routes = build_routes([route], TZ)
+    deliverer = Deliverer(store, store.ledger(), routes, DeliveryConfig())
+    reporter = Reporter.of(make_client(), store.stats(), config, routes, tmp_path / "charts")
+
+    async def deliver(prepared: PreparedReport) -> None:
+        assert deliverer.enqueue_report(prepared.messages) == 2
+        assert (await deliverer.drain()).sent == 2
+
+    at = due_at(day, config.at_time, TZ) + 30
+    prepared = await reporter.tick(store.all_extensions(), now=at, deliver=deliver)
+    assert prepared is not None
+    payload = (await json_receiver.wait_for(1))[0]
+    assert day.strftime("%d") in payload["title"]
+    [chart] = payload["attachments"]
+    assert chart["mimetype"] == "image/png"
+    assert base64.b64decode(chart["base64"]) == prepared.chart.read_bytes()  # type: ignore[union-attr]
+    mail = (await smtp_server.wait_for(1))[0]
+    html = mail.get_body(preferencelist=("html",))
+    assert html is not None and "<" in html.get_content()
+    assert [p.get_content_type() for p in mail.iter_attachments()] == ["image/png"]
+    # Once per date: the next tick sends nothing.
+    assert await reporter.tick(store.all_extensions(), now=at + 60, deliver=deliver) is None

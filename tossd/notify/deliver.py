@@ -110,6 +110,11 @@ class Deliverer:
                 count += 1
         return count
 
+    def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> int:
+        """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
+        by_target = {target.fingerprint: message for target, message in messages}
+        return self.enqueue("report", "report", lambda target: by_target.get(target.fingerprint))
+
     async def drain(self) -> DrainReport:
         """Plan, then send every due row; one drain at a time."""
         async with self._lock:
