@@ -21,7 +21,7 @@ from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tossd.config import Config
-from tossd.errors import ApiKeyRejected
+from tossd.errors import ApiKeyRejected, TossdError
 from tossd.events import Stream
 from tossd.operations import Operations
 from tossd.poll import Poller
@@ -127,8 +127,13 @@ class Daemon:
         try:
             await self._ensure_extensions()
         except ApiKeyRejected as exc:
+            # Expected trouble, not a bug: no traceback every interval, one alert.
+            log.error("extensions.sync_failed", error=exc.message, key_rejected=True)
             self._ops.key_rejected(exc.message)
-            raise
+            return
+        except TossdError as exc:
+            # Keep polling the numbers already known; the sync is retried next time.
+            log.warning("extensions.sync_failed", error=exc.message)
         report = await self._poller.poll_stream(stream)
         if stream is Stream.VOICEMAIL:
             await self._poller.fetch_audio()

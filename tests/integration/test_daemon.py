@@ -182,3 +182,27 @@ async def test_db_upgrade_creates_a_private_database(
     assert db.stat().st_mode & 0o777 == 0o600
     with open_store(tmp_path) as store:
         assert store.integrity_check() == "ok"
+
+
+async def test_run_with_a_rejected_key_stays_up_and_says_so_without_tracebacks(
+    sandbox: RunningSandbox, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(sandbox.url, poll={"interval_s": 0.3, "jitter_s": 0})
+    config.write_text(config.read_text().replace('key = "', 'key = "wrong-'))
+    proc = await spawn("run", "-c", str(config))
+    try:
+        # Several poll intervals: the key is refused at every extension sync.
+        async with asyncio.timeout(30):
+            while sandbox.sandbox.requests["extensionList"] < 3:
+                await asyncio.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 15)
+    assert code == 0
+    assert proc.stderr is not None
+    log = (await proc.stderr.read()).decode()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    refused = [r for r in records if r["event"] == "extensions.sync_failed"]
+    assert refused and all(r.get("key_rejected") for r in refused)
+    assert not any(r["event"] == "job.failed" for r in records)
+    assert "Traceback" not in log and "wrong-" not in log
