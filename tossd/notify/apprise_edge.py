@@ -18,11 +18,10 @@ from apprise.attachment.file import AttachFile
 from apprise.decorators import notify as apprise_notify
 
 from tossd.notify import folder_target
-from tossd.notify.message import Message, SendResult, TargetInfo, TargetKind
+from tossd.notify.message import MIB, Message, SendResult, TargetInfo, TargetKind
 from tossd.notify.urlmask import SCHEME_RE, redact, url_secrets
 from tossd.untrusted import one_line
 
-MIB = 1024 * 1024
 #: What most mail servers accept once base64 has grown the attachment by a third.
 DEFAULT_ATTACHMENT_CAP = 20 * MIB
 

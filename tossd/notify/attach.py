@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tossd.events import EventKind, StoredEvent
-from tossd.notify.message import Attachment, encoded_size
+from tossd.notify.message import MIB, Attachment, encoded_size
 from tossd.notify.routing import Route, Target
 from tossd.store import Store
 from tossd.store.records import AudioFile
-
-MIB = 1024 * 1024
 
 
 class Postpone(Exception):

@@ -22,6 +22,7 @@ from tossd.events import StoredEvent
 from tossd.notify.apprise_edge import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
 from tossd.notify.message import (
+    MIB,
     Message,
     SendResult,
     decode_message,
@@ -35,7 +36,6 @@ from tossd.store.records import Delivery, KnownExtension, PlannedDelivery
 
 log = structlog.get_logger(__name__)
 
-MIB = 1024 * 1024
 #: Tolerance, in seconds, before a retry time is judged to come from a clock set back since.
 CLOCK_SLACK_S = 60
 Send = Callable[..., Awaitable[SendResult]]

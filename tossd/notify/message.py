@@ -55,6 +55,9 @@ class SendResult:
     error: str | None = None
 
 
+MIB = 1024 * 1024
+
+
 def encoded_size(raw_bytes: int) -> int:
     """Size after base64 (how attachments travel in mail and JSON): 4 bytes per 3, padded."""
     return 4 * ((raw_bytes + 2) // 3)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func
@@ -15,6 +14,7 @@ from tossd.store import rows
 from tossd.store.engine import create_engine, describe_error, sqlite_path
 from tossd.store.ledger import OPEN_STATES, Ledger
 from tossd.store.records import KnownExtension, PollState
+from tossd.store.scope import Closable
 from tossd.store.tables import metadata
 
 EXTENSIONS = metadata.tables["extensions"]
@@ -23,7 +23,7 @@ DELIVERIES = metadata.tables["deliveries"]
 POLL_STATE = metadata.tables["poll_state"]
 
 
-class StoreFacts:
+class StoreFacts(Closable):
     """A few aggregate queries, each one short read transaction; never writes."""
 
     def __init__(self, engine: Engine, *, owns_engine: bool = False) -> None:
@@ -46,17 +46,6 @@ class StoreFacts:
     def close(self) -> None:
         if self._owns_engine:
             self._engine.dispose()
-
-    def __enter__(self) -> StoreFacts:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @contextmanager
     def _reading(self, action: str) -> Iterator[Connection]:

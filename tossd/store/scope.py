@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,3 +41,21 @@ class Scopes:
                 yield connection
         except SQLAlchemyError as exc:
             raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+
+class Closable:
+    """`with` support for the store's objects that hold an engine: closed on leaving."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

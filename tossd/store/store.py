@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
@@ -25,14 +24,14 @@ from tossd.store.ledger_stats import StoreFacts
 from tossd.store.migrate import upgrade
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
 from tossd.store.retention import Pruner
-from tossd.store.scope import Scopes
+from tossd.store.scope import Closable, Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
 
 MAX_ERROR_CHARS = 500
 
 
-class Store:
+class Store(Closable):
     """Synchronous and small per call: the async poller calls it directly."""
 
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
@@ -90,17 +89,6 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # Extensions
 
