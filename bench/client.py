@@ -16,7 +16,8 @@ import time
 
 import httpx
 
-from tossd.api import Client
+from tossd.api.client import Client
+from tossd.api.options import ApiOptions
 
 KEY = "bench-key"
 
@@ -60,7 +61,8 @@ def start_sandbox(latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
 
 
 async def measure(url: str, concurrency: int, requests: int) -> float:
-    client = Client.connect(url, KEY, max_concurrency=concurrency, max_requests_per_s=1e9)
+    options = ApiOptions(url=url, max_concurrency=concurrency, max_requests_per_s=1e9)
+    client = Client.connect(options, KEY)
     async with client:
         await client.number_get_countries()  # warm the connection pool
         started = time.perf_counter()

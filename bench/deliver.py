@@ -18,12 +18,12 @@ from pathlib import Path
 import apprise
 from aiohttp import web
 
-from tossd.config_routes import DeliveryConfig
-from tossd.events import EventKind, NewEvent, Stream
-from tossd.notify.apprise_edge import target_info
+from tossd.config.routes import DeliveryConfig
+from tossd.domain import EventKind, NewEvent, Stream
+from tossd.notify.apprise.kinds import target_info
 from tossd.notify.deliver import Deliverer
 from tossd.notify.routing import Route, Target, fingerprint
-from tossd.store import Store
+from tossd.store.store import Store
 
 CONCURRENCY = 8
 

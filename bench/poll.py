@@ -18,12 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tossd.api import CallRecord, Client
+from tossd.api.client import Client
+from tossd.api.models import CallRecord
+from tossd.api.options import ApiOptions
 from tossd.api.transport import Transport
-from tossd.config import PollConfig
-from tossd.events import Stream, call_events
-from tossd.poll import Poller
-from tossd.store import Store
+from tossd.config.model import PollConfig
+from tossd.domain import Stream
+from tossd.poll.poller import Poller
+from tossd.poll.translate import call_events
+from tossd.store.store import Store
 
 KEY = "bench"
 DAY = 86400
@@ -70,7 +73,7 @@ class CountingTransport:
 
 
 async def wait_up(url: str) -> None:
-    client = Client.connect(url, KEY, retries=0, timeout_s=1)
+    client = Client.connect(ApiOptions(url=url, retries=0, timeout_s=1), KEY)
     for _ in range(200):
         try:
             await client.number_get_countries()
@@ -89,7 +92,9 @@ async def cycle_over_1000(tmp: Path) -> None:
     try:
         await wait_up(url)
         transport = CountingTransport(
-            Transport(url, KEY, max_concurrency=16, max_requests_per_s=1e9, timeout_s=30)
+            Transport(
+                ApiOptions(url=url, max_concurrency=16, max_requests_per_s=1e9, timeout_s=30), KEY
+            )
         )
         with Store.open(f"sqlite:///{tmp / 'a.db'}", audio_dir=tmp / "audio") as store:
             poller = Poller(Client(transport), store, PollConfig())
@@ -184,7 +189,7 @@ async def idle_cycle(tmp: Path, stored: int) -> float:
             store.record_batch(9999, Stream.CALLS, batch, None, now)
         world = World.generate(5, now, extensions=10, history_days=1, activity_every=1e9)
         async with serve(Sandbox(world, api_key=KEY, faults=Faults())) as running:
-            client = Client.connect(running.url, KEY, max_requests_per_s=1e9)
+            client = Client.connect(ApiOptions(url=running.url, max_requests_per_s=1e9), KEY)
             poller = Poller(client, store, PollConfig())
             await poller.poll_all()
             timings = []

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tossd.api import Client
+from tossd.api.client import Client
 from tossd.api.envelope import Format
+from tossd.api.options import ApiOptions
 from tossd.sandbox.server import Faults, RunningSandbox, Sandbox, serve
 from tossd.sandbox.world import World
 
@@ -63,7 +64,7 @@ async def make_client(sandbox: RunningSandbox) -> AsyncIterator[Callable[..., Cl
         }
         options.update(overrides)
         key = options.pop("key", API_KEY)
-        client = Client.connect(sandbox.url, key, fmt=fmt, **options)
+        client = Client.connect(ApiOptions(url=sandbox.url, format=fmt, **options), key)
         clients.append(client)
         return client
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tossd.cli import main
+from tossd.cli.main import main
 
 main()

@@ -24,14 +24,15 @@ from chaos_traffic import (
     record_figures,
 )
 
-from tossd.config import Config, load_config
-from tossd.events import Stream
+from tossd.config.load import load_config
+from tossd.config.model import Config
+from tossd.daemon.resources import open_client, ready_routes
+from tossd.domain import Stream
 from tossd.notify.deliver import Deliverer
-from tossd.poll import Poller
-from tossd.resources import open_client, ready_routes
+from tossd.poll.poller import Poller
 from tossd.sandbox.server import Sandbox, serve
 from tossd.sandbox.world import World
-from tossd.store import Store
+from tossd.store.store import Store
 
 HOUR = 3600
 START = 1_760_000_000  # a fixed moment: the sandbox's clock is ours to move

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tossd.notify import apprise_edge
-from tossd.notify.apprise_edge import send, target_info, validate_url
+from tossd.notify.apprise import kinds as apprise_edge
+from tossd.notify.apprise.kinds import target_info, validate_url
+from tossd.notify.apprise.send import send
 from tossd.notify.message import Attachment, Message, SendResult, TargetInfo
-from tossd.notify.urlmask import mask_url
 from tossd.sandbox.audio import tone_mp3
+from tossd.text.masking import mask_url
 
 if TYPE_CHECKING:  # the receivers are fixtures: conftest is not importable at run time
     from conftest import JsonReceiver, SmtpServer

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from tossd.api import Client
+from tossd.api.client import Client
 from tossd.api.envelope import Format
-from tossd.errors import (
-    ApiKeyRejected,
-    ApiMalformedReply,
-    ApiRejected,
-    ApiServerError,
-    ApiTimeout,
-)
+from tossd.errors import ApiKeyRejected, ApiMalformedReply, ApiRejected, ApiServerError, ApiTimeout
 from tossd.sandbox.audio import tone_mp3
 from tossd.sandbox.server import RunningSandbox
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tossd.events import EventKind
+from tossd.domain import EventKind
 from tossd.sandbox.server import Faults, RunningSandbox, Sandbox, serve
 from tossd.sandbox.world import World
-from tossd.store import Store
+from tossd.store.store import Store
 
 RunTossd = Callable[..., Awaitable[tuple[int, str, str]]]
 

@@ -15,27 +15,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import ValidationError
 
-from tossd.api.models import Extension
-from tossd.config import Config, PollConfig
-from tossd.config_ops import HealthConfig, Listen, parse_listen
-from tossd.errors import ConfigError
-from tossd.events import EventKind, NewEvent, Stream
-from tossd.health import (
+from tossd.config.model import Config, PollConfig
+from tossd.config.ops import HealthConfig, Listen, parse_listen
+from tossd.daemon.health import (
     START_FILE,
     HealthCheck,
-    HealthServer,
     check_health,
     judge,
     read_start,
     record_start,
-    serve_health,
     stream_intervals,
 )
-from tossd.metrics import Metrics
-from tossd.poll import StreamReport
-from tossd.store import KnownExtension, PollState, Store
+from tossd.daemon.http import HealthServer, serve_health
+from tossd.daemon.metrics import Metrics
+from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, Stream, StreamReport
+from tossd.errors import ConfigError
 from tossd.store.ledger_stats import StoreFacts
-from tossd.store.records import PlannedDelivery
+from tossd.store.records import PlannedDelivery, PollState
+from tossd.store.store import Store
 
 NOW = 1_700_000_000
 INTERVAL = 60.0
@@ -145,7 +142,9 @@ def db_url(tmp_path: Path) -> str:
 @pytest.fixture
 def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
     with Store.open(db_url, audio_dir=tmp_path / "state" / "audio") as opened:
-        opened.sync_extensions([Extension(extensionid=7, did="15550007", alias="office")], NOW)
+        opened.sync_extensions(
+            [ListedExtension(extensionid=7, did="15550007", alias="office")], NOW
+        )
         yield opened
 
 

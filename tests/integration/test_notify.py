@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from tossd.config import Config, load_config
+from tossd.config.load import load_config
+from tossd.config.model import Config
+from tossd.daemon.oneshot import poll_once
+from tossd.daemon.resources import open_deliverer, ready_routes
 from tossd.notify.deliver import Deliverer
-from tossd.resources import open_deliverer, poll_once, ready_routes
 from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
-from tossd.store import Store
+from tossd.store.store import Store
 
 HOUR = 3600
 
@@ -105,14 +107,13 @@ async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
 
 
 async def make_deliverer(config: Config, store: Store, clock: Clock) -> Deliverer:
-    deliverer = open_deliverer(config, store, ready_routes(config))
-    deliverer._clock = clock  # the ledger's schedule under test control
-    return deliverer
+    # The ledger's schedule under test control.
+    return open_deliverer(config, store, ready_routes(config), clock=clock)
 
 
 def seed_event(store: Store, world: World, now: int, caller: str = "+15550001") -> None:
     """Record one announced missed call as a poll would (the poller is tested elsewhere)."""
-    from tossd.events import EventKind, NewEvent, Stream
+    from tossd.domain import EventKind, NewEvent, Stream
 
     ext = active_extension(world, now)
     event = NewEvent(
@@ -370,7 +371,7 @@ async def test_targets_without_attachments_say_so(
     make_client: Callable[..., Any],
 ) -> None:
     from tossd.notify.message import SendResult
-    from tossd.poll import Poller
+    from tossd.poll.poller import Poller
 
     world = sandbox.sandbox.world
     ext = active_extension(world, now)

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tossd.config import load_config
-from tossd.events import Stream
-from tossd.operations import Operations
-from tossd.poll import Poller
-from tossd.resources import open_deliverer, open_store, ready_routes
+from tossd.config.load import load_config
+from tossd.daemon.operations import Operations
+from tossd.daemon.resources import open_deliverer, open_store, ready_routes
+from tossd.domain import Stream
+from tossd.poll.poller import Poller
 from tossd.sandbox.server import RunningSandbox
 
 
@@ -147,7 +147,7 @@ async def test_dead_deliveries_raise_an_alert(
     api_key: str,
     now: int,
 ) -> None:
-    from tossd.events import EventKind, NewEvent
+    from tossd.domain import EventKind, NewEvent
 
     path = tmp_path / "tossd.toml"
     path.write_text(

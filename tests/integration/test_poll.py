@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tossd.api import Client
-from tossd.config import PollConfig
-from tossd.events import EventKind, Stream
-from tossd.poll import Poller
+from tossd.api.client import Client
+from tossd.config.model import PollConfig
+from tossd.domain import EventKind, Stream
+from tossd.poll.poller import Poller
 from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
-from tossd.store import Store
+from tossd.store.store import Store
 
 HOUR = 3600
 

@@ -16,33 +16,26 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
 
-from tossd.api import Client
-from tossd.config import PollConfig, load_config
-from tossd.config_report import ReportConfig
-from tossd.config_routes import RouteConfig
+from tossd.api.client import Client
+from tossd.config.load import load_config
+from tossd.config.model import PollConfig
+from tossd.config.report import ReportConfig
+from tossd.config.routes import RouteConfig
+from tossd.daemon.oneshot import day_to_report, poll_once, run_report
+from tossd.domain import EventKind
 from tossd.errors import ConfigError, TossdError
-from tossd.events import EventKind
 from tossd.notify.targets import build_routes
-from tossd.poll import Poller
-from tossd.report import (
-    PreparedReport,
-    Report,
-    Reporter,
-    build_report,
-    day_to_report,
-    draw_chart,
-    report_targets,
-    run_report,
-)
-from tossd.report_chart import chart_size
-from tossd.report_text import render_report, render_report_html
-from tossd.report_window import day_window, due_at
-from tossd.resources import poll_once
+from tossd.poll.poller import Poller
+from tossd.report.chart import chart_size
+from tossd.report.figures import Report, build_report
+from tossd.report.reporter import PreparedReport, Reporter, draw_chart, report_targets
+from tossd.report.text import render_report, render_report_html
+from tossd.report.window import day_window, due_at
 from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
-from tossd.store import Store
 from tossd.store.engine import create_engine
 from tossd.store.stats import Stats
+from tossd.store.store import Store
 
 TZ = ZoneInfo("America/New_York")
 HOSTILE = "<!here> @everyone *pwned* {{ 7*7 }} <script>x</script>\x1b[31m"
@@ -332,7 +325,7 @@ async def test_the_daemon_path_delivers_the_report_through_the_ledger(
     smtp_server: Any,
 ) -> None:
     """Reporter.tick -> Deliverer.enqueue_report -> drain, as `tossd run` does it."""
-    from tossd.config_routes import DeliveryConfig
+    from tossd.config.routes import DeliveryConfig
     from tossd.notify.deliver import Deliverer
 
     day = local_yesterday(now)
@@ -354,7 +347,8 @@ async def test_the_daemon_path_delivers_the_report_through_the_ledger(
     prepared = await reporter.tick(store.all_extensions(), now=at, deliver=deliver)
     assert prepared is not None
     payload = (await json_receiver.wait_for(1))[0]
-    assert day.strftime("%d") in payload["title"]
+    # The title spells the day without padding ("Wed 2 Dec"), on any day of the month.
+    assert f" {day.day} " in payload["title"]
     [chart] = payload["attachments"]
     assert chart["mimetype"] == "image/png"
     assert base64.b64decode(chart["base64"]) == prepared.chart.read_bytes()  # type: ignore[union-attr]

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from tossd.config_ops import RetentionConfig
-from tossd.events import EventKind, NewEvent, StoredEvent, Stream
-from tossd.retention import DAY_S, Cutoffs, cutoffs, prune
-from tossd.store import Store
+from tossd.config.ops import RetentionConfig
+from tossd.daemon.pruning import DAY_S, Cutoffs, cutoffs, prune
+from tossd.domain import EventKind, NewEvent, StoredEvent, Stream
 from tossd.store.engine import create_engine
 from tossd.store.files import audio_filename, write_atomic
 from tossd.store.ledger import Ledger
 from tossd.store.records import PlannedDelivery
 from tossd.store.retention import PRUNED_ATTEMPTS, Pruner
+from tossd.store.store import Store
 
 NOW = 1_700_000_000
 OLD = NOW - 400 * DAY_S  # past both default limits (90 and 365 days)

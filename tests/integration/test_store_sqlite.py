@@ -13,10 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from tossd.api.models import Extension
+from tossd.domain import EventKind, ListedExtension, NewEvent, Stream
 from tossd.errors import StoreError
-from tossd.events import EventKind, NewEvent, Stream
-from tossd.store import Store
 from tossd.store.engine import create_engine
 from tossd.store.files import (
     TEMP_PREFIX,
@@ -26,6 +24,7 @@ from tossd.store.files import (
     write_atomic,
 )
 from tossd.store.migrate import SCRIPT_LOCATION
+from tossd.store.store import Store
 from tossd.store.tables import metadata
 
 NOW = 1_700_000_000
@@ -331,8 +330,8 @@ def test_list_and_count_events(store: Store) -> None:
 def test_sync_extensions(store: Store) -> None:
     first = store.sync_extensions(
         [
-            Extension(extensionid=1, did="15550001", alias="office"),
-            Extension(extensionid=2, startdate=NOW + 100),  # not started yet
+            ListedExtension(extensionid=1, did="15550001", alias="office"),
+            ListedExtension(extensionid=2, startdate=NOW + 100),  # not started yet
         ],
         NOW,
     )
@@ -340,7 +339,7 @@ def test_sync_extensions(store: Store) -> None:
     assert [e.extensionid for e in store.active_extensions()] == [1]
 
     later = NOW + 200
-    second = store.sync_extensions([Extension(extensionid=2, startdate=NOW + 100)], later)
+    second = store.sync_extensions([ListedExtension(extensionid=2, startdate=NOW + 100)], later)
     assert (second.added, second.ended) == ([2], [1])
     assert [e.extensionid for e in store.active_extensions()] == [2]
     kept = store.get_extension(1)
@@ -348,7 +347,7 @@ def test_sync_extensions(store: Store) -> None:
     assert (kept.did, kept.alias) == ("15550001", "office")
     assert store.get_extension(99) is None
 
-    third = store.sync_extensions([Extension(extensionid=2, enddate=later + 1)], later + 1)
+    third = store.sync_extensions([ListedExtension(extensionid=2, enddate=later + 1)], later + 1)
     assert (third.added, third.ended) == ([], [2])
     assert store.active_extensions() == []
 

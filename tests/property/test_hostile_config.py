@@ -18,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from tossd.config import Config, load_config, render_effective
-from tossd.config_routes import RouteConfig
+from tossd.config.load import load_config
+from tossd.config.model import Config
+from tossd.config.render import render_effective
+from tossd.config.routes import RouteConfig
+from tossd.daemon.resources import ready_routes
 from tossd.errors import ConfigError
-from tossd.resources import ready_routes
 
 API_SECRET = "Sekr1t-Api-Key-7e2f"
 ROUTE_SECRET = "RoutePass-9c1d"

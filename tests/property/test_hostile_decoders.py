@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tossd.api import Client
+from tossd.api.client import Client
 from tossd.api.envelope import Envelope, Format, decode_envelope, encode_envelope
 from tossd.errors import ApiMalformedReply
 
@@ -315,7 +315,7 @@ def test_any_decoded_data_becomes_typed_objects_or_a_typed_error(
 
 MEMORY_PROBE = """
 import asyncio, sys
-from tossd.api import Client
+from tossd.api.client import Client
 from tossd.api.envelope import decode_envelope
 from tossd.errors import ApiMalformedReply
 

@@ -10,21 +10,20 @@ import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tossd.events import EventKind, StoredEvent
-from tossd.notify.apprise_edge import send
-from tossd.notify.message import Message, TargetKind
+from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
+from tossd.notify.apprise.send import send
+from tossd.notify.message import Message
 from tossd.notify.render import compile_template, render_digest, render_event
-from tossd.notify.sanitize import MARKDOWN_KINDS, WORD_JOINER
-from tossd.store.records import KnownExtension
+from tossd.text.sanitize import MARKDOWN_KINDS, WORD_JOINER
 
-KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
+KINDS: tuple[TargetKind, ...] = tuple(TargetKind)
 ZONE = ZoneInfo("America/New_York")
 AT = int(datetime(2026, 3, 8, 7, 30, tzinfo=UTC).timestamp())  # the DST change, for good measure
 HOSTILE = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,19 +14,18 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from tossd.config import (
+from tossd.config.load import find_config_path, load_config
+from tossd.config.model import (
     ApiConfig,
     Config,
     LogConfig,
     PollConfig,
     StoreConfig,
     default_state_dir,
-    find_config_path,
-    load_config,
-    render_effective,
 )
-from tossd.config_render import MASK, dumps, format_string
+from tossd.config.render import dumps, format_string, render_effective
 from tossd.errors import ConfigError
+from tossd.text.masking import SECRET_MASK as MASK
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "config" / "tossd.example.toml"

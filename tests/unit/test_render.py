@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError
-from tossd.events import EventKind, StoredEvent
-from tossd.notify.message import TargetKind
-from tossd.notify.phone import format_number, is_dialable, place_of
 from tossd.notify.render import (
     TemplateRenderError,
     compile_template,
@@ -24,10 +22,10 @@ from tossd.notify.render import (
     render_event,
     render_test,
 )
-from tossd.notify.sanitize import MARKDOWN_KINDS
-from tossd.store.records import KnownExtension
+from tossd.text.phone import format_number, is_dialable, place_of
+from tossd.text.sanitize import MARKDOWN_KINDS
 
-KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
+KINDS: tuple[TargetKind, ...] = tuple(TargetKind)
 NEW_YORK = ZoneInfo("America/New_York")
 #: Thu 26 Nov 2026 14:05 in New York (EST, UTC-5).
 THANKSGIVING = int(datetime(2026, 11, 26, 19, 5, tzinfo=UTC).timestamp())

@@ -7,16 +7,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tossd.report_window import (
+from tossd.report.window import (
     day_window,
     due_at,
     due_dates,
-    hour_key,
     hour_slots,
     is_late,
     latest_due,
     skipped_dates,
 )
+from tossd.text.zones import hour_key
 
 NY = ZoneInfo("America/New_York")
 SEVEN = time(7, 0)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import get_args
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tossd.notify.message import TargetKind
-from tossd.notify.sanitize import ELLIPSIS, MARKDOWN_KINDS, WORD_JOINER, clean, clean_title
-from tossd.untrusted import one_line, strip_controls, visible
+from tossd.domain import TargetKind
+from tossd.text.sanitize import ELLIPSIS, MARKDOWN_KINDS, WORD_JOINER, clean, clean_title
+from tossd.text.untrusted import one_line, strip_controls, visible
 
-KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
+KINDS: tuple[TargetKind, ...] = tuple(TargetKind)
 ADDRESS_KINDS = ("email", "sms")
 CAP = 200
 ZWJ = "\u200d"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tossd.domain import EventKind, NewEvent
 from tossd.errors import StoreError
-from tossd.events import EventKind, NewEvent
 from tossd.store.engine import mask_url, sqlite_path
 from tossd.store.files import audio_filename
 from tossd.store.rows import encode_payload

@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from tossd.events import Stream
-from tossd.poll import StreamReport
-from tossd.systemd import Notifier, NotifyError, notify_address, status_line, watchdog_interval
+from tossd.daemon.systemd import (
+    Notifier,
+    NotifyError,
+    notify_address,
+    status_line,
+    watchdog_interval,
+)
+from tossd.domain import Stream, StreamReport
 
 
 class FakeSystemd:

@@ -8,18 +8,8 @@ from typing import Any
 import pytest
 
 from tossd.api.client import MAX_PAGES, Client
-from tossd.api.transport import RequestBudget, backoff_delay, mentions_key
+from tossd.api.transport import RequestBudget, mentions_key
 from tossd.errors import ApiMalformedReply
-
-
-@pytest.mark.parametrize(
-    ("attempt", "rand", "expected"),
-    [(0, 1.0, 0.5), (1, 1.0, 1.0), (3, 0.5, 2.0), (10, 1.0, 30.0), (2, 0.0, 0.0)],
-)
-def test_backoff_is_exponential_jittered_and_capped(
-    attempt: int, rand: float, expected: float
-) -> None:
-    assert backoff_delay(attempt, 0.5, lambda: rand) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

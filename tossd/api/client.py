@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tossd.api.account import AccountMethods
 from tossd.api.base import MAX_PAGES as MAX_PAGES
-from tossd.api.envelope import Format
 from tossd.api.models import Audioclip, CallRecord, CallSummary, Extension, Sms, Voicemail
+from tossd.api.options import ApiOptions
 from tossd.api.transport import RequestHook, Transport
 
 
@@ -19,31 +19,10 @@ class Client(AccountMethods):
 
     @classmethod
     def connect(
-        cls,
-        url: str,
-        key: str,
-        *,
-        fmt: Format = "json",
-        timeout_s: float = 30.0,
-        max_concurrency: int = 8,
-        max_requests_per_s: float = 10.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        on_request: RequestHook | None = None,
+        cls, options: ApiOptions, key: str, *, on_request: RequestHook | None = None
     ) -> Client:
-        return cls(
-            Transport(
-                url,
-                key,
-                fmt=fmt,
-                timeout_s=timeout_s,
-                max_concurrency=max_concurrency,
-                max_requests_per_s=max_requests_per_s,
-                retries=retries,
-                backoff_s=backoff_s,
-                on_request=on_request,
-            )
-        )
+        """A client with its own HTTP pools; close it with `aclose` (or `async with`)."""
+        return cls(Transport(options, key, on_request=on_request))
 
     def __repr__(self) -> str:
         return f"Client({self._transport!r})"

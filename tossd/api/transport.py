@@ -16,6 +16,7 @@ import httpx
 import structlog
 
 from tossd.api.envelope import Format, decode_envelope
+from tossd.api.options import ApiOptions
 from tossd.errors import (
     ApiConnectError,
     ApiError,
@@ -71,17 +72,6 @@ class RequestBudget:
             self._tokens -= 1.0
 
 
-def backoff_delay(
-    attempt: int, base_s: float, rand: Callable[[], float], cap_s: float = 30.0
-) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)].
-
-    Full jitter spreads retries of many pollers that failed together (AWS architecture blog,
-    "Exponential Backoff And Jitter").
-    """
-    return float(rand() * min(cap_s, base_s * (2**attempt)))
-
-
 def mentions_key(msgs: tuple[str, ...]) -> bool:
     """The provider's wording for auth errors is unknown: any message about the key counts."""
     return any("key" in msg.lower() for msg in msgs)
@@ -96,32 +86,27 @@ class Transport:
 
     def __init__(
         self,
-        url: str,
+        options: ApiOptions,
         key: str,
         *,
-        fmt: Format = "json",
-        timeout_s: float = 30.0,
-        max_concurrency: int = 8,
-        max_requests_per_s: float = 10.0,
-        retries: int = 3,
-        backoff_s: float = 0.5,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         on_request: RequestHook | None = None,
     ) -> None:
-        self.url = url
+        self.url = options.url
         self._on_request = on_request
         self._key = key
-        self.fmt: Format = fmt
-        self._retries = retries
-        self._backoff_s = backoff_s
+        self.fmt: Format = options.format
+        self._retry = options.retry_policy
         self._sleep = sleep
         self._rand = rand
-        self._slots = asyncio.Semaphore(max_concurrency)
-        self._budget = RequestBudget(max_requests_per_s, sleep=sleep)
+        self._slots = asyncio.Semaphore(options.max_concurrency)
+        self._budget = RequestBudget(options.max_requests_per_s, sleep=sleep)
         self._pools = [
-            _Pool(httpx.AsyncClient(timeout=timeout_s, limits=limits, follow_redirects=False))
-            for limits in _pool_limits(max_concurrency)
+            _Pool(
+                httpx.AsyncClient(timeout=options.timeout_s, limits=limits, follow_redirects=False)
+            )
+            for limits in _pool_limits(options.max_concurrency)
         ]
 
     def __repr__(self) -> str:
@@ -135,22 +120,22 @@ class Transport:
         """Call `method` with `params` (None values omitted) and return its `data`."""
         form = {"method": method, "apikey": self._key, "format": self.fmt}
         form.update({k: _form_value(v) for k, v in params.items() if v is not None})
-        attempt = 0
+        failures = 0
         while True:
             try:
                 return await self._attempt(method, form)
             except ApiUnavailable as exc:
-                if attempt >= self._retries:
+                failures += 1
+                if self._retry.gives_up(failures):
                     raise
-                delay = backoff_delay(attempt, self._backoff_s, self._rand)
+                delay = self._retry.delay(failures, self._rand())
                 log.warning(
                     "api.retry",
                     method=method,
-                    attempt=attempt + 1,
+                    attempt=failures,
                     error=exc.message,
                     delay_s=round(delay, 3),
                 )
-                attempt += 1
                 await self._sleep(delay)
 
     async def _attempt(self, method: str, form: Mapping[str, str]) -> Any:
@@ -227,4 +212,4 @@ def _form_value(value: object) -> str:
     return str(value)
 
 
-__all__ = ["ApiError", "RequestBudget", "Transport", "backoff_delay"]
+__all__ = ["ApiError", "RequestBudget", "Transport"]

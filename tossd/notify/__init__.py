@@ -1,1 +1,1 @@
-"""Notifications: routing, rendering, the delivery ledger and the Apprise edge."""
+"""Notifications: routing and quiet hours, rendering, the delivery ledger's workers."""

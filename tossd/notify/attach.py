@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tossd.events import EventKind, StoredEvent
-from tossd.notify.message import MIB, Attachment, encoded_size
+from tossd.domain import MIB, EventKind, StoredEvent
+from tossd.notify.message import Attachment, encoded_size
 from tossd.notify.routing import Route, Target
-from tossd.store import Store
 from tossd.store.records import AudioFile
+from tossd.store.store import Store
 
 
 class Postpone(Exception):

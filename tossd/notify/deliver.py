@@ -16,23 +16,17 @@ from datetime import datetime
 
 import structlog
 
-from tossd.config_routes import DeliveryConfig
+from tossd.config.routes import DeliveryConfig
+from tossd.domain import DeliveryKind, KnownExtension, Notice, StoredEvent
 from tossd.errors import TemplateRenderError
-from tossd.events import StoredEvent
-from tossd.notify.apprise_edge import send as apprise_send
+from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
-from tossd.notify.message import (
-    MIB,
-    Message,
-    SendResult,
-    decode_message,
-    encode_message,
-)
+from tossd.notify.message import Message, SendResult, decode_message, encode_message
 from tossd.notify.render import render_digest, render_event
-from tossd.notify.routing import Route, Target, next_attempt, plan_deliveries
-from tossd.store import Store
+from tossd.notify.routing import Route, Target, plan_deliveries
 from tossd.store.ledger import Ledger
-from tossd.store.records import Delivery, KnownExtension, PlannedDelivery
+from tossd.store.records import Delivery, PlannedDelivery
+from tossd.store.store import Store
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +62,7 @@ class Deliverer:
         self._ledger = ledger
         self._routes = {route.name: route for route in routes}
         self._config = config
+        self._retry = config.retry_policy
         self._clock = clock
         self._rand = rand
         self._send = send
@@ -89,9 +84,9 @@ class Deliverer:
         return self._ledger.plan(router, now)
 
     def enqueue(
-        self, kind: str, event_name: str, render: Callable[[Target], Message | None]
+        self, kind: DeliveryKind, notice: Notice, render: Callable[[Target], Message | None]
     ) -> int:
-        """Queue a message for every target of every route listening to `event_name`.
+        """Queue a message for every target of every route listening to `notice`.
 
         For reports and tossd's own alerts: they belong to no event, so each row carries its
         rendered message (per target: an email may get HTML where Slack gets text).
@@ -99,7 +94,7 @@ class Deliverer:
         now = self._now()
         count = 0
         for route in self._routes.values():
-            if event_name not in route.events:
+            if notice not in route.events:
                 continue
             for target in route.targets:
                 message = render(target)
@@ -113,7 +108,9 @@ class Deliverer:
     def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> int:
         """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
         by_target = {target.fingerprint: message for target, message in messages}
-        return self.enqueue("report", "report", lambda target: by_target.get(target.fingerprint))
+        return self.enqueue(
+            DeliveryKind.REPORT, Notice.REPORT, lambda target: by_target.get(target.fingerprint)
+        )
 
     async def drain(self) -> DrainReport:
         """Plan, then send every due row; one drain at a time."""
@@ -207,7 +204,7 @@ class Deliverer:
         route = self._routes.get(row.route)
         target = route.target(row.target) if route else None
         event = events.get(row.event_id) if row.event_id is not None else None
-        if route is None or target is None or (event is None and row.kind == "event"):
+        if route is None or target is None or (event is None and row.kind is DeliveryKind.EVENT):
             self._ledger.mark_failed([row.id], "route or target no longer configured", None)
             log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
             report.dead += 1
@@ -229,21 +226,19 @@ class Deliverer:
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
         attempts = max(row.attempts for row in rows) + 1
-        retry_at = next_attempt(
-            attempts=attempts,
+        retry_at = self._retry.next_attempt(
+            failures=attempts,
             created_at=min(row.created_at for row in rows),
             now=now,
-            max_attempts=self._config.max_attempts,
-            max_age_s=self._config.max_age_s,
-            backoff_s=self._config.backoff_s,
-            max_backoff_s=self._config.max_backoff_s,
-            rand=self._rand,
+            rand=self._rand(),
         )
         error = result.error or "the target refused the notification"
         self._ledger.mark_failed(ids, error, retry_at)
         report.failed += len(ids)
         # Alerts that die are not alerted about again: that would loop on a dead target.
-        report.dead += len(ids) if retry_at is None and rows[0].kind != "alert" else 0
+        report.dead += (
+            len(ids) if retry_at is None and rows[0].kind is not DeliveryKind.ALERT else 0
+        )
         log.warning(
             "delivery.failed",
             ids=ids,
@@ -257,11 +252,10 @@ class Deliverer:
 
     def _limits(self) -> AudioLimits:
         config = self._config
-        return AudioLimits(self._now(), config.audio_wait_s, int(config.max_attachment_mb * MIB))
+        return AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
 
     def _plausible(self, row: Delivery, now: int) -> bool:
         """Could this row really have been scheduled that far ahead? If not, the clock was
         set back since (its retry time was read off a clock that was ahead): send now."""
-        config = self._config
-        step = min(config.max_backoff_s, config.backoff_s * 2 ** max(0, row.attempts - 1))
+        step = self._retry.step(row.attempts)
         return bool(row.next_attempt_at - now <= step + CLOCK_SLACK_S)

@@ -5,13 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-#: How a target treats text, which decides how untrusted text is neutralised:
-#: email (HTML-capable mail), slack (mrkdwn + <!here>-style mentions), discord (markdown +
-#: @everyone), sms (short plain text, no attachments), markdown (other markdown services),
-#: json (machine receivers), file (tossd-file:// folder target), plain (anything else).
-TargetKind = Literal["email", "slack", "discord", "sms", "markdown", "json", "file", "plain"]
+from tossd.domain import TargetKind
 
 
 @dataclass(frozen=True)
@@ -53,9 +48,6 @@ class SendResult:
     ok: bool
     #: Why it failed, with every secret of the URL masked; None when ok.
     error: str | None = None
-
-
-MIB = 1024 * 1024
 
 
 def encoded_size(raw_bytes: int) -> int:

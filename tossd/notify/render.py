@@ -15,13 +15,11 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError, TemplateRenderError
-from tossd.events import EventKind, StoredEvent
-from tossd.notify.message import TargetKind
-from tossd.notify.phone import format_number, is_dialable, place_of
-from tossd.notify.sanitize import clean, clean_title
-from tossd.store.records import KnownExtension
-from tossd.untrusted import one_line
+from tossd.text.phone import format_number, is_dialable, place_of
+from tossd.text.sanitize import clean, clean_title
+from tossd.text.untrusted import one_line
 
 NAME_LEN = 80
 NUMBER_LEN = 40
@@ -172,7 +170,7 @@ def render_digest(
 
 def render_test(route: str, target_label: str) -> tuple[str, str]:
     """(title, body) for `tossd notify test`: route and target label come from our config."""
-    return _render_pair("test", {"route": route, "target": target_label}, "plain")
+    return _render_pair("test", {"route": route, "target": target_label}, TargetKind.PLAIN)
 
 
 def duration_text(seconds: int) -> str:

@@ -1,18 +1,18 @@
-"""Who gets what, and when (pure): route matching, quiet hours, retry schedule."""
+"""Who gets what, and when (pure): route matching and quiet hours."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
 from jinja2 import Template
 
-from tossd.config_routes import QuietHours
-from tossd.events import StoredEvent, matches_kind
+from tossd.config.routes import QuietHours
+from tossd.domain import KnownExtension, StoredEvent, matches_kind
 from tossd.notify.message import TargetInfo
-from tossd.store.records import KnownExtension, PlannedDelivery
+from tossd.store.records import PlannedDelivery
 
 
 @dataclass(frozen=True)
@@ -103,25 +103,3 @@ def plan_deliveries(
             for target in route.targets
         )
     return planned
-
-
-def next_attempt(
-    *,
-    attempts: int,
-    created_at: int,
-    now: int,
-    max_attempts: int,
-    max_age_s: float,
-    backoff_s: float,
-    max_backoff_s: float,
-    rand: Callable[[], float],
-) -> int | None:
-    """When to try again after `attempts` failures, or None: the delivery is dead.
-
-    Exponential backoff with jitter between 50 % and 100 % of the step, so retries of one
-    outage spread out but never come sooner than half the step.
-    """
-    if attempts >= max_attempts or now - created_at >= max_age_s:
-        return None
-    step = min(max_backoff_s, backoff_s * 2 ** (attempts - 1))
-    return now + max(1, int(step * (0.5 + 0.5 * rand())))

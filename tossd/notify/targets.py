@@ -5,38 +5,17 @@ A bad URL or template is a bad config: ConfigError naming the key, never the URL
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from datetime import UTC, tzinfo
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Sequence
+from datetime import tzinfo
 
-from tossd.config_routes import RouteConfig
+from tossd.config.routes import RouteConfig
 from tossd.errors import ConfigError
-from tossd.notify.apprise_edge import target_info, urls_from_config, validate_url
+from tossd.notify.apprise.kinds import target_info, urls_from_config, validate_url
+from tossd.notify.apprise.plugins import register as register_apprise_plugins
 from tossd.notify.render import compile_template
 from tossd.notify.routing import Route, Target, fingerprint
-from tossd.notify.urlmask import mask_url
-
-
-def host_timezone(env: Mapping[str, str] | None = None) -> tzinfo:
-    """The host's IANA zone ($TZ, else /etc/localtime's link), so DST is right; else UTC."""
-    env = os.environ if env is None else env
-    candidates = [env.get("TZ", "").lstrip(":")]
-    localtime = Path("/etc/localtime")
-    if localtime.is_symlink():
-        candidates.append(str(localtime.resolve()).partition("zoneinfo/")[2])
-    for name in candidates:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return UTC
-
-
-def zone(name: str | None, default: tzinfo) -> tzinfo:
-    return ZoneInfo(name) if name else default
+from tossd.text.masking import mask_url
+from tossd.text.zones import zone
 
 
 def _target(url: str, key: str) -> Target:
@@ -74,6 +53,8 @@ def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
 
 
 def build_routes(configs: Sequence[RouteConfig], default_tz: tzinfo) -> list[Route]:
+    """Every `[[route]]` made ready; registers tossd's Apprise plugins first (at start)."""
+    register_apprise_plugins()
     return [build_route(index, config, default_tz) for index, config in enumerate(configs)]
 
 

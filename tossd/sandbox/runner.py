@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import structlog
 
+from tossd.daemon.signals import stop_on_signals
 from tossd.sandbox.server import Faults, Sandbox, serve
 from tossd.sandbox.world import World
-from tossd.signals import stop_on_signals
 
 log = structlog.get_logger(__name__)
 

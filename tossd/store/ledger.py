@@ -12,15 +12,14 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine, func, or_, update
 from sqlmodel import col, select
 
-from tossd.events import StoredEvent
+from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, StoredEvent
 from tossd.store import rows
 from tossd.store.records import Delivery, PlannedDelivery
 from tossd.store.scope import Scopes
 from tossd.store.tables import DeliveryRow, EventRow
 
-PENDING, RETRYING, SENT, DEAD = "pending", "retrying", "sent", "dead"
-STATES = (PENDING, RETRYING, SENT, DEAD)
-OPEN_STATES = (PENDING, RETRYING)
+PENDING, RETRYING, SENT, DEAD = DeliveryState
+OPEN_STATES = OWED_STATES
 MAX_ERROR_CHARS = 500
 
 Router = Callable[[StoredEvent], Sequence[PlannedDelivery]]
@@ -50,7 +49,9 @@ class Ledger:
                 row.planned_at = now
         return created
 
-    def add(self, kind: str, planned: Sequence[PlannedDelivery], payload: str, now: int) -> None:
+    def add(
+        self, kind: DeliveryKind, planned: Sequence[PlannedDelivery], payload: str, now: int
+    ) -> None:
         """Rows that belong to no event (reports, alerts): their message is in `payload`."""
         with self._transaction("add deliveries", write=True) as session:
             for item in planned:
@@ -127,7 +128,7 @@ class Ledger:
                 row.held_until = None
             return len(found)
 
-    def listing(self, *, state: str | None = None, limit: int = 100) -> list[Delivery]:
+    def listing(self, *, state: DeliveryState | None = None, limit: int = 100) -> list[Delivery]:
         """Newest first."""
         query = select(DeliveryRow).order_by(col(DeliveryRow.id).desc()).limit(limit)
         if state is not None:
@@ -139,7 +140,7 @@ class Ledger:
         query = select(DeliveryRow.state, func.count()).group_by(col(DeliveryRow.state))
         with self._transaction("count deliveries") as session:
             found = {state: int(count) for state, count in session.exec(query)}
-        return {state: found.get(state, 0) for state in STATES}
+        return {state: found.get(state, 0) for state in DeliveryState}
 
     def _update(self, ids: Sequence[int], action: str, **values: object) -> None:
         """A plain Core UPDATE on a connection: on the hot path, the ORM session costs 3x."""
@@ -153,7 +154,7 @@ class Ledger:
 def _new_row(event_id: int | None, planned: PlannedDelivery, now: int) -> DeliveryRow:
     return DeliveryRow(
         event_id=event_id,
-        kind="event",
+        kind=DeliveryKind.EVENT,
         route=planned.route,
         target=planned.target,
         target_label=planned.target_label,
@@ -170,11 +171,11 @@ def _delivery(row: DeliveryRow) -> Delivery:
     return Delivery(
         id=row.id,
         event_id=row.event_id,
-        kind=row.kind,
+        kind=DeliveryKind(row.kind),
         route=row.route,
         target=row.target,
         target_label=row.target_label,
-        state=row.state,
+        state=DeliveryState(row.state),
         attempts=row.attempts,
         created_at=row.created_at,
         next_attempt_at=row.next_attempt_at,

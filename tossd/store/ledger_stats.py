@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func
 from sqlalchemy.exc import SQLAlchemyError
 
+from tossd.domain import KnownExtension
 from tossd.errors import StoreError
 from tossd.store import rows
 from tossd.store.engine import create_engine, describe_error, sqlite_path
 from tossd.store.ledger import OPEN_STATES, Ledger
-from tossd.store.records import KnownExtension, PollState
+from tossd.store.records import PollState
 from tossd.store.scope import Closable
 from tossd.store.tables import metadata
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Table, func
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from tossd.events import EventKind, Stream
+from tossd.domain import EventKind, Stream
 from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, metadata
 
 # Identities per `IN (...)` lookup: well under SQLite's historical limit of 999 variables.

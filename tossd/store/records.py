@@ -5,16 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tossd.events import StoredEvent, Stream
-
-
-@dataclass(frozen=True)
-class KnownExtension:
-    extensionid: int
-    did: str
-    alias: str
-    startdate: int
-    enddate: int
+from tossd.domain import DeliveryKind, DeliveryState, StoredEvent, Stream
 
 
 @dataclass(frozen=True)
@@ -72,11 +63,11 @@ class Delivery:
 
     id: int
     event_id: int | None
-    kind: str
+    kind: DeliveryKind
     route: str
     target: str
     target_label: str
-    state: str
+    state: DeliveryState
     attempts: int
     created_at: int
     next_attempt_at: int

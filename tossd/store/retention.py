@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from tossd.domain import EventKind
 from tossd.errors import StoreError
-from tossd.events import EventKind
 from tossd.store.engine import describe_error, writer
 from tossd.store.ledger import DEAD, OPEN_STATES, SENT
 from tossd.store.tables import metadata

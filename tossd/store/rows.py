@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from tossd.api.models import Extension
+from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
-from tossd.events import EventKind, NewEvent, StoredEvent, Stream
-from tossd.store.records import KnownExtension, PollState
+from tossd.store.records import PollState
 from tossd.store.tables import EventRow, ExtensionRow
 
 # Built once: `json.dumps` with options constructs a new encoder for every payload.
@@ -89,7 +88,7 @@ def stored_event(row: EventRow) -> StoredEvent:
     )
 
 
-def new_extension(extension: Extension, now: int) -> ExtensionRow:
+def new_extension(extension: ListedExtension, now: int) -> ExtensionRow:
     """A first sighting; `update_extension` fills in the rest."""
     return ExtensionRow(
         extensionid=extension.extensionid,
@@ -104,7 +103,7 @@ def new_extension(extension: Extension, now: int) -> ExtensionRow:
     )
 
 
-def update_extension(row: ExtensionRow, extension: Extension, now: int) -> None:
+def update_extension(row: ExtensionRow, extension: ListedExtension, now: int) -> None:
     row.did = extension.did
     row.alias = extension.alias
     row.forward = extension.forward

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, func, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 
+from tossd.domain import EventKind
 from tossd.errors import StoreError
-from tossd.events import EventKind
-from tossd.report_window import HourKey, hour_key
 from tossd.store.engine import describe_error
 from tossd.store.scope import Scopes
 from tossd.store.tables import EventRow, ReportRow
+from tossd.text.zones import HourKey, hour_key
 
 TOP_CALLERS = 5
 #: The status the provider gives a call that voicemail picked up (see notify.render too).

@@ -8,9 +8,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from tossd.api.models import Extension
+from tossd.domain import KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
-from tossd.events import NewEvent, StoredEvent, Stream
 from tossd.store import queries, rows
 from tossd.store.engine import create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
@@ -22,7 +21,7 @@ from tossd.store.files import (
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.migrate import upgrade
-from tossd.store.records import AudioFile, BatchResult, ExtensionSync, KnownExtension, PollState
+from tossd.store.records import AudioFile, BatchResult, ExtensionSync, PollState
 from tossd.store.retention import Pruner
 from tossd.store.scope import Closable, Scopes
 from tossd.store.stats import Stats
@@ -92,7 +91,7 @@ class Store(Closable):
 
     # Extensions
 
-    def sync_extensions(self, extensions: Sequence[Extension], now: int) -> ExtensionSync:
+    def sync_extensions(self, extensions: Sequence[ListedExtension], now: int) -> ExtensionSync:
         """Upsert the account's extensions; those no longer listed stay, inactive."""
         with self._transaction("sync extensions", write=True) as session:
             known = {row.extensionid: row for row in session.exec(select(ExtensionRow))}

@@ -1,0 +1,94 @@
+"""`tossd events`: stored events as a table for people or JSON lines for scripts (pure)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from tossd.domain import EventKind, StoredEvent
+from tossd.text.untrusted import one_line
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: int) -> int:
+    """`--since`: Unix seconds, an ISO 8601 date/time (UTC if no offset), or `30m`/`2h`/`7d`."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    relative = _DURATION.match(text)
+    if relative:
+        return now - int(relative.group(1)) * _UNIT_S[relative.group(2)]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"--since {text!r}: expected Unix seconds, an ISO date/time or 30m/2h/7d"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def event_summary(event: StoredEvent) -> tuple[str, str]:
+    """(who, what) for one event, from untrusted payload text made printable."""
+    p: Mapping[str, Any] = event.payload
+    if event.kind is EventKind.VOICEMAIL:
+        who = _who(p.get("calleridname"), p.get("callerid"))
+        return who, f"{p.get('length', 0)} s voicemail"
+    if event.kind is EventKind.SMS:
+        return _who(None, p.get("source")), one_line(p.get("message", ""), 60)
+    who = _who(p.get("callername"), p.get("callernum"))
+    if event.kind is EventKind.MISSED_CALL:
+        return who, "missed"
+    return who, f"{p.get('seconds', 0)} s"
+
+
+def _who(name: object, number: object) -> str:
+    number_text = one_line(number or "unknown", 24)
+    name_text = one_line(name or "", 32)
+    if not name_text or name_text == number_text:
+        return number_text
+    return f"{name_text} <{number_text}>"
+
+
+def render_table(
+    events: Iterable[StoredEvent], numbers: Mapping[int, str], tz: tzinfo | None = None
+) -> str:
+    rows = [("WHEN", "KIND", "NUMBER", "FROM", "DETAIL")]
+    for event in events:
+        when = datetime.fromtimestamp(event.occurred_at, tz or UTC).strftime("%Y-%m-%d %H:%M:%S")
+        who, what = event_summary(event)
+        number = numbers.get(event.extensionid, str(event.extensionid))
+        rows.append((when, event.kind.value, number, who, what))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def render_json_lines(events: Iterable[StoredEvent]) -> str:
+    """One JSON object per line (jq-friendly), ASCII-escaped so no raw control character or
+    bidi override reaches a terminal; the payload is as the API sent it."""
+    return "".join(
+        json.dumps(
+            {
+                "id": e.id,
+                "kind": e.kind.value,
+                "extensionid": e.extensionid,
+                "identity": e.identity,
+                "occurred_at": e.occurred_at,
+                "recorded_at": e.recorded_at,
+                "announce": e.announce,
+                "payload": dict(e.payload),
+            },
+        )
+        + "\n"
+        for e in events
+    )

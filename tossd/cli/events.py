@@ -1,0 +1,26 @@
+"""`tossd events`: list stored events, oldest first (a table, or JSON lines)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from tossd.cli.startup import load
+from tossd.errors import TossdError
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    from tossd.cli.eventlist import parse_since, render_json_lines, render_table
+    from tossd.daemon.resources import open_store
+
+    config = load(args)
+    now = int(time.time())
+    try:
+        since = parse_since(args.since, now) if args.since else None
+    except ValueError as exc:
+        raise TossdError(str(exc)) from exc
+    with open_store(config) as store:
+        events = store.list_events(kind=args.kind, since=since, limit=args.limit)
+        numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
+    print(render_json_lines(events) if args.json else render_table(events, numbers), end="")
+    return 0

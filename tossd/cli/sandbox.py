@@ -1,0 +1,44 @@
+"""`tossd sandbox` and `tossd demo`: the built-in imitation of the API, alone or with tossd."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from tossd.cli.log import configure_logging
+    from tossd.sandbox.runner import SandboxOptions, run_sandbox
+    from tossd.sandbox.server import Faults
+
+    configure_logging("info", "auto", secrets=[args.api_key])
+    faults = Faults(
+        latency_ms=args.latency_ms,
+        error_rate=args.error_rate,
+        http_500_rate=args.http_500_rate,
+        hang_rate=args.hang_rate,
+        malformed_rate=args.malformed_rate,
+        numbers_as_strings=args.numbers_as_strings,
+        seed=args.seed,
+    )
+    options = SandboxOptions(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        seed=args.seed,
+        activity_every=args.activity_every,
+        extensions=args.extensions,
+        faults=faults,
+    )
+    asyncio.run(run_sandbox(options))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tossd.cli.demo import run_demo
+    from tossd.cli.log import configure_logging
+
+    configure_logging("warning", "console")
+    asyncio.run(run_demo(Path(args.dir), duration_s=args.duration))
+    return 0

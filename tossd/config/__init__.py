@@ -1,0 +1,1 @@
+"""The configuration: TOML + environment, one model module per section, error wording."""

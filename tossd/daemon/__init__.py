@@ -1,0 +1,1 @@
+"""The daemon: lifecycle, operations, health, HTTP, metrics, systemd, self-alerts, pruning."""

@@ -1,0 +1,89 @@
+"""tossd's own trouble, for routes with `events = ["tossd_error"]` (pure state machine).
+
+Told once when a stream fails `after_failures` cycles in a row, when the API key is
+rejected, or when notifications are given up; told again once things recover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tossd.domain import StreamReport
+from tossd.notify.deliver import DrainReport
+from tossd.text.untrusted import one_line
+
+
+@dataclass(frozen=True)
+class Alert:
+    title: str
+    body: str
+
+
+@dataclass
+class Alerter:
+    after_failures: int
+    _streaks: dict[str, int] = field(default_factory=dict)
+    _alerted_streams: set[str] = field(default_factory=set)
+    _key_alerted: bool = False
+    _dead_alerted: bool = False
+
+    def key_rejected(self, error: str) -> list[Alert]:
+        if self._key_alerted:
+            return []
+        self._key_alerted = True
+        return [
+            Alert(
+                "tossd: the Tossable Digits API key was rejected",
+                "Nothing can be polled until the key is fixed.\n"
+                f"The API said: {one_line(error, 200)}\n"
+                "Check api.key (a sandbox key works only on the sandbox server).",
+            )
+        ]
+
+    def after_poll(self, report: StreamReport) -> list[Alert]:
+        if report.key_rejected:
+            return self.key_rejected("the key was refused while polling " + report.stream.value)
+        alerts = self._key_recovered() if report.failed < report.extensions else []
+        stream = report.stream.value
+        if report.failed == 0:
+            self._streaks[stream] = 0
+            if stream in self._alerted_streams:
+                self._alerted_streams.discard(stream)
+                alerts.append(
+                    Alert(f"tossd: polling {stream} works again", "Every number polled fine.")
+                )
+            return alerts
+        self._streaks[stream] = self._streaks.get(stream, 0) + 1
+        if self._streaks[stream] == self.after_failures:
+            self._alerted_streams.add(stream)
+            alerts.append(
+                Alert(
+                    f"tossd: polling {stream} is failing",
+                    f"{self.after_failures} polls in a row failed for {report.failed} of "
+                    f"{report.extensions} numbers. tossd keeps retrying; nothing is lost, "
+                    "what happens meanwhile is announced once polling works again.\n"
+                    "See the poll.failed lines of the log for the reasons.",
+                )
+            )
+        return alerts
+
+    def after_drain(self, report: DrainReport) -> list[Alert]:
+        if report.dead:
+            self._dead_alerted = True
+            return [
+                Alert(
+                    f"tossd: {report.dead} notification(s) given up",
+                    "A target kept refusing them. `tossd outbox --state dead` lists them; "
+                    "`tossd outbox retry --all` sends them again once the target is fixed.",
+                )
+            ]
+        if self._dead_alerted and report.sent and not report.failed:
+            self._dead_alerted = False
+            return [Alert("tossd: notifications are delivered again", "Targets accept again.")]
+        return []
+
+    def _key_recovered(self) -> list[Alert]:
+        if not self._key_alerted:
+            return []
+        self._key_alerted = False
+        return [Alert("tossd: the API key works again", "Polling has resumed.")]

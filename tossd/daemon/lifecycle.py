@@ -1,0 +1,217 @@
+"""The daemon's lifecycle: resources in one exit stack, scheduler jobs, one stop event.
+
+APScheduler lives only here. Misfire and coalesce are chosen on purpose: a run that is late
+(the machine slept, the loop was busy) still runs, once (`misfire_grace_time=None`,
+`coalesce=True`), and is logged as late; `max_instances=1` keeps a slow poll from overlapping
+the next one of the same stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import structlog
+from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from tossd.config.model import Config
+from tossd.daemon.operations import Operations
+from tossd.daemon.pruning import prune
+from tossd.daemon.resources import open_client, open_deliverer, open_store, ready_routes
+from tossd.daemon.signals import stop_on_signals
+from tossd.domain import Stream
+from tossd.errors import ApiKeyRejected, TossdError
+from tossd.poll.poller import Poller
+from tossd.report.reporter import PreparedReport, Reporter
+
+log = structlog.get_logger(__name__)
+
+#: SIGTERM must end the process within 10 s; running jobs get this long to finish.
+STOP_GRACE_S = 8.0
+#: A run this much later than scheduled (beyond jitter) is logged as late.
+LATE_AFTER_S = 5.0
+
+
+class Daemon:
+    """`tossd run`: poll every stream on its interval until `stop` is set."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._clock = clock
+        self._running: set[asyncio.Task[Any]] = set()
+        self._extensions_synced_at: float | None = None
+        self._sync_lock = asyncio.Lock()
+        self._ops = Operations(config, clock=clock)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        routes = ready_routes(self._config)
+        async with AsyncExitStack() as stack:
+            store = stack.enter_context(open_store(self._config))
+            api = await stack.enter_async_context(
+                open_client(self._config, on_request=self._ops.metrics.record_api_call)
+            )
+            self._store = store
+            self._poller = Poller(api, store, self._config.poll, clock=self._clock)
+            self._deliverer = open_deliverer(self._config, store, routes, clock=self._clock)
+            self._reporter = Reporter.of(
+                api, store.stats(), self._config.report, routes, self._config.state_dir / "reports"
+            )
+            await self._ops.open(stack, store, self._deliverer)
+            scheduler = self._scheduler()
+            scheduler.start()
+            stack.callback(scheduler.shutdown, wait=False)
+            self._ops.ready()
+            log.info("daemon.started", streams=list(self._config.poll.streams))
+            await stop.wait()
+            self._ops.stopping()
+            log.info("daemon.stopping", running_jobs=len(self._running))
+            scheduler.pause()
+            await self._drain()
+        log.info("daemon.stopped")
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        )
+        scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_SUBMITTED)
+        poll = self._config.poll
+        start = datetime.now(UTC)
+        for index, name in enumerate(poll.streams):
+            stream = Stream(name)
+            self._every(
+                scheduler,
+                f"poll.{stream.value}",
+                partial(self._poll, stream),
+                poll.interval_for(stream),
+                # Staggered first runs: streams don't all hit the API in the same second.
+                first=start + timedelta(seconds=index * 0.5),
+                jitter=poll.jitter_s,
+            )
+        self._every(scheduler, "deliver", self._deliver, self._config.delivery.interval_s, start)
+        watchdog = self._ops.watchdog_interval
+        if watchdog is not None:
+            self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
+        self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
+        # Checked every minute rather than a cron trigger: a report due while tossd was down or
+        # asleep is then sent at the next check (marked late), and DST needs no special case.
+        self._every(scheduler, "report", self._report, 60.0, start + timedelta(seconds=10))
+        return scheduler
+
+    def _every(
+        self,
+        scheduler: AsyncIOScheduler,
+        name: str,
+        work: Callable[[], Awaitable[None]],
+        seconds: float,
+        first: datetime,
+        jitter: float = 0.0,
+    ) -> None:
+        scheduler.add_job(
+            self._job,
+            "interval",
+            args=[name, work],
+            id=name,
+            seconds=seconds,
+            jitter=jitter or None,
+            next_run_time=first,
+        )
+
+    async def _poll(self, stream: Stream) -> None:
+        try:
+            await self._ensure_extensions()
+        except ApiKeyRejected as exc:
+            # Expected trouble, not a bug: no traceback every interval, one alert.
+            log.error("extensions.sync_failed", error=exc.message, key_rejected=True)
+            self._ops.key_rejected(exc.message)
+            return
+        except TossdError as exc:
+            # Keep polling the numbers already known; the sync is retried next time.
+            log.warning("extensions.sync_failed", error=exc.message)
+        report = await self._poller.poll_stream(stream)
+        if stream is Stream.VOICEMAIL:
+            await self._poller.fetch_audio()
+        self._ops.after_poll(report)
+        if report.announced:
+            # Deliver right away rather than at the next delivery tick.
+            await self._deliver()
+
+    async def _deliver(self) -> None:
+        self._ops.after_drain(await self._deliverer.drain())
+
+    async def _report(self) -> None:
+        extensions = self._store.all_extensions()
+        await self._reporter.tick(extensions, now=int(self._clock()), deliver=self._send_report)
+
+    async def _send_report(self, prepared: PreparedReport) -> None:
+        """Through the ledger like any notification: retried, never lost once queued."""
+        self._deliverer.enqueue_report(prepared.messages)
+        await self._deliver()
+
+    async def _watchdog(self) -> None:
+        """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
+        self._ops.watchdog()
+
+    async def _prune(self) -> None:
+        report = await asyncio.to_thread(
+            prune, self._store.pruner(), self._config.retention, int(self._clock())
+        )
+        log.info("retention.pruned", **vars(report))
+
+    async def _ensure_extensions(self) -> None:
+        """Sync the extension list at start, after a failed sync, and every interval."""
+        async with self._sync_lock:
+            due = self._extensions_synced_at is None or (
+                self._clock() - self._extensions_synced_at
+                >= self._config.poll.extensions_interval_s
+            )
+            if due:
+                await self._poller.sync_extensions()
+                self._extensions_synced_at = self._clock()
+
+    async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        """The one catch-all per scheduled job: log with the traceback and carry on."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job.failed", job=name)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _drain(self) -> None:
+        """Let running jobs finish (each store write is one transaction), then cancel."""
+        if not self._running:
+            return
+        _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_S)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+            log.warning("daemon.jobs_cancelled", count=len(pending))
+
+    def _on_job_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job.missed", job=event.job_id)
+            return
+        times = getattr(event, "scheduled_run_times", None) or []
+        if times:
+            late = (datetime.now(UTC) - times[-1]).total_seconds()
+            if late > LATE_AFTER_S:
+                log.warning("job.late", job=event.job_id, late_s=round(late, 1), runs=len(times))
+
+
+async def run_daemon(config: Config) -> None:
+    """`tossd run` until SIGTERM or SIGINT."""
+    await Daemon(config).run(stop_on_signals())

@@ -1,0 +1,104 @@
+"""The one-shot runs behind `tossd poll --once`, `tossd outbox retry` and `tossd report`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from pathlib import Path
+
+from tossd.config.model import Config
+from tossd.config.report import ReportConfig
+from tossd.daemon.resources import open_client, open_deliverer, open_store, ready_routes
+from tossd.domain import StreamReport, TargetKind
+from tossd.errors import ConfigError, TossdError
+from tossd.notify.apprise.send import send as apprise_send
+from tossd.notify.deliver import DrainReport
+from tossd.notify.message import SendResult
+from tossd.poll.poller import Poller
+from tossd.report.reporter import PreparedReport, Reporter, Send
+from tossd.report.text import render_report
+from tossd.report.window import day_window
+
+
+async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
+    """`tossd poll --once`: every stream once, pending audio, then one delivery pass."""
+    routes = ready_routes(config)
+    with open_store(config) as store:
+        async with open_client(config) as api:
+            reports = await Poller(api, store, config.poll).poll_all()
+        return reports, await open_deliverer(config, store, routes).drain()
+
+
+async def retry_outbox(
+    config: Config, *, ids: list[int], include_dead: bool
+) -> tuple[int, DrainReport]:
+    """`tossd outbox retry`: make undelivered rows due now and deliver them."""
+    routes = ready_routes(config)
+    with open_store(config) as store:
+        count = store.ledger().retry(int(time.time()), ids=ids, include_dead=include_dead)
+        return count, await open_deliverer(config, store, routes).drain()
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """What `tossd report` did: the text shown, the chart, each target's result."""
+
+    prepared: PreparedReport
+    text: str
+    results: tuple[tuple[str, SendResult], ...]
+    recorded: bool
+
+
+def day_to_report(day: date | None, now: int, tz: tzinfo, *, dry_run: bool) -> date:
+    """Yesterday by default; a day that has not ended yet is for previews (`--dry-run`) only."""
+    chosen = datetime.fromtimestamp(now, tz).date() - timedelta(days=1) if day is None else day
+    start, end = day_window(chosen, tz)
+    if start > now:
+        raise TossdError(f"{chosen.isoformat()} has not begun yet in {tz}")
+    if end > now and not dry_run:
+        raise TossdError(f"{chosen.isoformat()} has not ended yet in {tz}; --dry-run shows it")
+    return chosen
+
+
+async def run_report(
+    config: Config,
+    report_config: ReportConfig,
+    *,
+    day: date | None = None,
+    dry_run: bool = False,
+    out_dir: Path | None = None,
+    now: int | None = None,
+    send: Send = apprise_send,
+) -> ReportRun:
+    """`tossd report [--date D] [--dry-run]`: build one report and send it, or only show it.
+
+    A sent report is recorded, so the daemon will not send that date again; the command
+    itself sends a date even if it was recorded already: someone asked for it by name.
+    """
+    now = int(time.time()) if now is None else now
+    routes = [] if dry_run else ready_routes(config)
+    with open_store(config) as store:
+        stats = store.stats()
+        async with open_client(config) as api:
+            reporter = Reporter.of(
+                api, stats, report_config, routes, out_dir or config.state_dir / "reports"
+            )
+            if not dry_run and not reporter.targets:
+                raise ConfigError('report: set report.notify or a route with events = ["report"]')
+            chosen = day_to_report(day, now, reporter.tz, dry_run=dry_run)
+            prepared = await reporter.prepare(store.all_extensions(), chosen, now=now, late=False)
+        text = "\n\n".join(render_report(prepared.report, kind=TargetKind.PLAIN))
+        if dry_run:
+            return ReportRun(prepared, text, (), recorded=False)
+        results = []
+        for target, message in prepared.messages:
+            kind, timeout_s = target.info.kind, config.delivery.timeout_s
+            results.append(
+                (target.label, await send(target.url, message, kind=kind, timeout_s=timeout_s))
+            )
+        summary = prepared.report.summary_json()
+        recorded = any(result.ok for _, result in results) and stats.record_report(
+            chosen, sent_at=now, late=False, summary_json=summary
+        )
+    return ReportRun(prepared, text, tuple(results), recorded)

@@ -1,0 +1,104 @@
+"""What the daemon tells the outside world: systemd, /healthz and /metrics, self-alerts."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AsyncExitStack
+
+import structlog
+
+from tossd.config.model import Config
+from tossd.daemon.alerts import Alert, Alerter
+from tossd.daemon.health import HealthCheck, record_start, stream_intervals
+from tossd.daemon.http import serve_health
+from tossd.daemon.metrics import Metrics
+from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
+from tossd.domain import DeliveryKind, Notice, StreamReport
+from tossd.notify.deliver import Deliverer, DrainReport
+from tossd.notify.message import Message
+from tossd.notify.routing import Target
+from tossd.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+class Operations:
+    """One object the daemon calls at start, after each poll and drain, and at stop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._env = os.environ if env is None else env
+        self._notifier = Notifier.from_env(self._env)
+        self.metrics = Metrics(config.poll.streams)
+        self._alerter = Alerter(config.alerts.after_failures)
+        self._latest: dict[str, StreamReport] = {}
+        self.deliverer: Deliverer | None = None
+
+    @property
+    def watchdog_interval(self) -> float | None:
+        return watchdog_interval(self._env) if self._notifier else None
+
+    async def open(self, stack: AsyncExitStack, store: Store, deliverer: Deliverer) -> None:
+        """Metrics on the store, the start time for `tossd health`, the HTTP endpoint if set."""
+        self.deliverer = deliverer
+        started = self._clock()
+        record_start(self._config.state_dir, started)
+        self.metrics.watch_store(store.facts(), self._config.poll.streams, clock=self._clock)
+        if self._notifier is not None:
+            stack.callback(self._notifier.close)
+        listen = self._config.health.listen
+        if listen:
+            check = HealthCheck(
+                store.facts(), stream_intervals(self._config.poll), started, self._clock
+            )
+            server = await stack.enter_async_context(
+                serve_health(listen, check.report, self.metrics)
+            )
+            log.info("health.listening", url=server.url)
+
+    def ready(self) -> None:
+        if self._notifier is not None:
+            self._notifier.ready(status_line([]))
+
+    def watchdog(self) -> None:
+        if self._notifier is not None:
+            self._notifier.watchdog()
+
+    def stopping(self) -> None:
+        if self._notifier is not None:
+            self._notifier.stopping()
+
+    def after_poll(self, report: StreamReport) -> None:
+        self._latest[report.stream.value] = report
+        self.metrics.record_poll(report)
+        if self._notifier is not None:
+            self._notifier.status(status_line(self._latest.values()))
+        self._raise(self._alerter.after_poll(report))
+
+    def after_drain(self, report: DrainReport) -> None:
+        self._raise(self._alerter.after_drain(report))
+
+    def key_rejected(self, error: str) -> None:
+        self._raise(self._alerter.key_rejected(error))
+
+    def _raise(self, alerts: list[Alert]) -> None:
+        for alert in alerts:
+            log.warning("tossd.alert", title=alert.title)
+            if self.deliverer is not None:
+                self.deliverer.enqueue(
+                    DeliveryKind.ALERT, Notice.TOSSD_ERROR, _same(Message(alert.title, alert.body))
+                )
+
+
+def _same(message: Message) -> Callable[[Target], Message]:
+    """Alerts read the same on every target."""
+    return lambda _target: message

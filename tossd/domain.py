@@ -1,0 +1,169 @@
+"""Pure domain: the kinds and states tossd speaks of, and the values that flow between parts.
+
+Standard library only: no I/O, no logging, no async, no clock (`now` is always a parameter).
+Every layer may import this module; it imports nothing of tossd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EventKind(StrEnum):
+    """What happened on a number."""
+
+    CALL = "call"
+    MISSED_CALL = "missed_call"
+    VOICEMAIL = "voicemail"
+    SMS = "sms"
+
+
+class Notice(StrEnum):
+    """What a route can listen to (`[[route]] events`): every event kind, and tossd's own."""
+
+    CALL = "call"
+    MISSED_CALL = "missed_call"
+    VOICEMAIL = "voicemail"
+    SMS = "sms"
+    REPORT = "report"
+    TOSSD_ERROR = "tossd_error"
+
+
+class Stream(StrEnum):
+    """What is polled, per extension."""
+
+    CALLS = "calls"
+    VOICEMAIL = "voicemail"
+    SMS = "sms"
+
+
+class DeliveryKind(StrEnum):
+    """What a ledger row carries: an event, a report, or one of tossd's own alerts."""
+
+    EVENT = "event"
+    REPORT = "report"
+    ALERT = "alert"
+
+
+class DeliveryState(StrEnum):
+    """Where a ledger row is: owed (pending, retrying), done (sent) or given up (dead)."""
+
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class TargetKind(StrEnum):
+    """How a target treats text, which decides how untrusted text is neutralised.
+
+    email (HTML-capable mail), slack (mrkdwn + <!here>-style mentions), discord (markdown +
+    @everyone), sms (short plain text, no attachments), markdown (other markdown services),
+    json (machine receivers), file (tossd-file:// folder target), plain (anything else).
+    """
+
+    EMAIL = "email"
+    SLACK = "slack"
+    DISCORD = "discord"
+    SMS = "sms"
+    MARKDOWN = "markdown"
+    JSON = "json"
+    FILE = "file"
+    PLAIN = "plain"
+
+
+#: Unix time now, in seconds: the daemon's clock, handed to every component that reads time.
+Clock = Callable[[], float]
+
+#: Bytes in a mebibyte: sizes are bytes in code, MiB only where people write them.
+MIB = 1024 * 1024
+
+#: Rows still owed to a target.
+OWED_STATES = (DeliveryState.PENDING, DeliveryState.RETRYING)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as seen in one poll, before the store decides whether it is new.
+
+    `identity` is unique across all events; `announce` is False for history found at the
+    first sight of an extension (stored, never notified).
+    """
+
+    kind: EventKind
+    extensionid: int
+    identity: str
+    occurred_at: int
+    announce: bool
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the store holds it."""
+
+    id: int
+    kind: EventKind
+    extensionid: int
+    identity: str
+    occurred_at: int
+    recorded_at: int
+    announce: bool
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ListedExtension:
+    """One number as the provider lists it (from `extensionList`), before the store keeps it."""
+
+    extensionid: int
+    did: str = ""
+    forward: str = ""
+    startdate: int = 0
+    enddate: int = 0
+    alias: str = ""
+
+    def is_active(self, now: int) -> bool:
+        """Open-ended (enddate 0) or ending in the future, and already started."""
+        return self.startdate <= now and (self.enddate == 0 or self.enddate > now)
+
+
+@dataclass(frozen=True)
+class KnownExtension:
+    """One number as tossd knows it (the store's copy)."""
+
+    extensionid: int
+    did: str
+    alias: str
+    startdate: int
+    enddate: int
+
+
+@dataclass
+class StreamReport:
+    """What one poll of one stream over every active extension did."""
+
+    stream: Stream
+    extensions: int = 0
+    failed: int = 0
+    new: int = 0
+    announced: int = 0
+    seen: int = 0
+    duration_s: float = 0.0
+    new_events: list[StoredEvent] = field(default_factory=list)
+    key_rejected: bool = False
+
+
+def matches_kind(event_kind: EventKind, wanted: Iterable[str]) -> bool:
+    """`call` means every call; `missed_call` only the missed ones.
+
+    A missed call is one event of kind `missed_call`; routes that ask for `call` get it too,
+    so one call never makes two notifications on one route.
+    """
+    wanted = set(wanted)
+    if event_kind.value in wanted:
+        return True
+    return event_kind is EventKind.MISSED_CALL and EventKind.CALL.value in wanted

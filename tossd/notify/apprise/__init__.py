@@ -1,0 +1,1 @@
+"""The Apprise edge: the only code importing apprise."""

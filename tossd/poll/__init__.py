@@ -1,0 +1,1 @@
+"""From the API into the store: translation of wire records, windows, the poller."""

@@ -1,0 +1,89 @@
+"""Wire records -> events: the one place that turns what the API said into tossd's values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from tossd.api.models import CallRecord, Extension, Sms, Voicemail
+from tossd.domain import EventKind, ListedExtension, NewEvent
+
+
+def listed_extension(extension: Extension) -> ListedExtension:
+    """The provider's extension as the store keeps it."""
+    return ListedExtension(
+        extensionid=extension.extensionid,
+        did=extension.did,
+        forward=extension.forward,
+        startdate=extension.startdate,
+        enddate=extension.enddate,
+        alias=extension.alias,
+    )
+
+
+def call_kind(record: CallRecord) -> EventKind:
+    """A call nobody answered (neither the forward phone nor voicemail) is a missed call.
+
+    A missed call is one event of kind `missed_call`; routes that ask for `call` get it too
+    (see `matches_kind`), so one call never makes two notifications on one route.
+    """
+    return EventKind.MISSED_CALL if record.seconds == 0 else EventKind.CALL
+
+
+def call_events(records: Iterable[CallRecord], *, announce_since: int) -> list[NewEvent]:
+    """Calls carry no id: identity = extension + start + caller + called + occurrence index.
+
+    The occurrence index tells apart identical tuples (two calls from the same number in the
+    same second); it is stable across polls because identical tuples share a timestamp and so
+    are always fetched together.
+    """
+    ordered = sorted(records, key=lambda r: (r.extensionid, r.startdate, r.callernum, r.callednum))
+    seen: Counter[tuple[int, int, str, str]] = Counter()
+    events = []
+    for record in ordered:
+        key = (record.extensionid, record.startdate, record.callernum, record.callednum)
+        occurrence = seen[key]
+        seen[key] += 1
+        identity = "call:{}:{}:{}:{}:{}".format(*key, occurrence)
+        events.append(
+            NewEvent(
+                kind=call_kind(record),
+                extensionid=record.extensionid,
+                identity=identity,
+                occurred_at=record.startdate,
+                announce=record.startdate >= announce_since,
+                payload=record.model_dump(),
+            )
+        )
+    return events
+
+
+def voicemail_events(
+    extensionid: int, voicemails: Iterable[Voicemail], *, announce_since: int
+) -> list[NewEvent]:
+    return [
+        NewEvent(
+            kind=EventKind.VOICEMAIL,
+            extensionid=extensionid,
+            identity=f"voicemail:{extensionid}:{vm.vmid}",
+            occurred_at=vm.timestamp,
+            announce=vm.timestamp >= announce_since,
+            payload=vm.model_dump(),
+        )
+        for vm in voicemails
+    ]
+
+
+def sms_events(extensionid: int, texts: Iterable[Sms], *, announce_since: int) -> list[NewEvent]:
+    return [
+        NewEvent(
+            kind=EventKind.SMS,
+            extensionid=extensionid,
+            identity=f"sms:{text.smsid}",
+            occurred_at=text.timestamp,
+            announce=text.timestamp >= announce_since,
+            payload=text.model_dump(),
+        )
+        for text in texts
+        if text.direction in ("in", "")
+    ]

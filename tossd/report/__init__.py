@@ -1,0 +1,1 @@
+"""The usage reports: window, figures, text, chart and the reporter."""

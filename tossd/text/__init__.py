@@ -1,0 +1,1 @@
+"""Untrusted text made safe, phone numbers, time zones and masking (pure)."""
