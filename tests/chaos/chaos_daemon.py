@@ -35,7 +35,8 @@ def write_daemon_config(
     """A tossd.toml with `[[route]]` tables (the shared `write_config` fixture has none)."""
     lines = [f"state_dir = {toml_value(str(state_dir))}", "[api]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in api.items()]
-    sections.setdefault("log", {"level": "info", "format": "json"})
+    # debug: the suites count every poll cycle, and idle ones are logged at debug.
+    sections.setdefault("log", {"level": "debug", "format": "json"})
     for name, values in sections.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]

@@ -340,7 +340,7 @@ async def test_the_daemon_path_delivers_the_report_through_the_ledger(
     reporter = Reporter.of(make_client(), store.stats(), config, routes, tmp_path / "charts")
 
     async def deliver(prepared: PreparedReport) -> None:
-        assert deliverer.enqueue_report(prepared.messages) == 2
+        assert len(deliverer.enqueue_report(prepared.messages)) == 2
         assert (await deliverer.drain()).sent == 2
 
     at = due_at(day, config.at_time, TZ) + 30

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from tossd.cli.outbox import delivery_line
 from tossd.cli.startup import load
@@ -11,6 +10,8 @@ from tossd.errors import ApiKeyRejected, ApiUnavailable
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.daemon.lifecycle import run_daemon
 
     asyncio.run(run_daemon(load(args)))
@@ -18,6 +19,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.daemon.oneshot import poll_once
 
     config = load(args)
@@ -43,7 +46,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from tossd.daemon.resources import open_store
+    from tossd.daemon.database import open_store
 
     config = load(args)
     open_store(config).close()

@@ -11,7 +11,7 @@ from tossd.errors import TossdError
 
 def cmd_events(args: argparse.Namespace) -> int:
     from tossd.cli.eventlist import parse_since, render_json_lines, render_table
-    from tossd.daemon.resources import open_store
+    from tossd.daemon.database import open_store
 
     config = load(args)
     now = int(time.time())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import TYPE_CHECKING
 
 from tossd.cli.startup import load
@@ -22,7 +21,7 @@ def delivery_line(report: DrainReport) -> str:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from tossd.daemon.resources import open_store
+    from tossd.daemon.database import open_store
     from tossd.notify.outbox import render_outbox
 
     config = load(args)
@@ -33,6 +32,8 @@ def cmd_outbox_list(args: argparse.Namespace) -> int:
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.daemon.oneshot import retry_outbox
 
     config = load(args)
@@ -44,6 +45,8 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.daemon.resources import ready_routes
     from tossd.notify.outbox import send_tests
 

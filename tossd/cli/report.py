@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +11,8 @@ from tossd.errors import TossdError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.daemon.oneshot import run_report
 
     config = load(args)

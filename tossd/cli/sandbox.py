@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.cli.log import configure_logging
     from tossd.sandbox.runner import SandboxOptions, run_sandbox
     from tossd.sandbox.server import Faults
@@ -36,6 +37,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
     from tossd.cli.demo import run_demo
     from tossd.cli.log import configure_logging
 

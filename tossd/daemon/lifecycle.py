@@ -21,9 +21,11 @@ from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tossd.config.model import Config
+from tossd.daemon.database import open_store
+from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
-from tossd.daemon.resources import open_client, open_deliverer, open_store, ready_routes
+from tossd.daemon.resources import open_client, open_deliverer, ready_routes
 from tossd.daemon.signals import stop_on_signals
 from tossd.domain import Stream
 from tossd.errors import ApiKeyRejected, TossdError
@@ -99,6 +101,8 @@ class Daemon:
         if watchdog is not None:
             self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
         self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
+        beat = timedelta(seconds=HEARTBEAT_S)
+        self._every(scheduler, "heartbeat", self._heartbeat, HEARTBEAT_S, start + beat)
         # Checked every minute rather than a cron trigger: a report due while tossd was down or
         # asleep is then sent at the next check (marked late), and DST needs no special case.
         self._every(scheduler, "report", self._report, 60.0, start + timedelta(seconds=10))
@@ -154,15 +158,17 @@ class Daemon:
         self._deliverer.enqueue_report(prepared.messages)
         await self._deliver()
 
+    async def _heartbeat(self) -> None:
+        self._ops.heartbeat()
+
     async def _watchdog(self) -> None:
         """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
         self._ops.watchdog()
 
     async def _prune(self) -> None:
-        report = await asyncio.to_thread(
+        await asyncio.to_thread(
             prune, self._store.pruner(), self._config.retention, int(self._clock())
         )
-        log.info("retention.pruned", **vars(report))
 
     async def _ensure_extensions(self) -> None:
         """Sync the extension list at start, after a failed sync, and every interval."""

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from tossd.config.model import Config
 from tossd.config.report import ReportConfig
-from tossd.daemon.resources import open_client, open_deliverer, open_store, ready_routes
-from tossd.domain import StreamReport, TargetKind
+from tossd.daemon.database import open_store
+from tossd.daemon.resources import open_client, open_deliverer, ready_routes
+from tossd.domain import DeliveryState, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
-from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.deliver import DrainReport
 from tossd.notify.message import SendResult
 from tossd.poll.poller import Poller
-from tossd.report.reporter import PreparedReport, Reporter, Send
+from tossd.report.reporter import PreparedReport, Reporter
 from tossd.report.text import render_report
 from tossd.report.window import day_window
 
@@ -69,7 +69,6 @@ async def run_report(
     dry_run: bool = False,
     out_dir: Path | None = None,
     now: int | None = None,
-    send: Send = apprise_send,
 ) -> ReportRun:
     """`tossd report [--date D] [--dry-run]`: build one report and send it, or only show it.
 
@@ -77,7 +76,7 @@ async def run_report(
     itself sends a date even if it was recorded already: someone asked for it by name.
     """
     now = int(time.time()) if now is None else now
-    routes = [] if dry_run else ready_routes(config)
+    routes = [] if dry_run else ready_routes(config, report=report_config)
     with open_store(config) as store:
         stats = store.stats()
         async with open_client(config) as api:
@@ -91,12 +90,14 @@ async def run_report(
         text = "\n\n".join(render_report(prepared.report, kind=TargetKind.PLAIN))
         if dry_run:
             return ReportRun(prepared, text, (), recorded=False)
-        results = []
-        for target, message in prepared.messages:
-            kind, timeout_s = target.info.kind, config.delivery.timeout_s
-            results.append(
-                (target.label, await send(target.url, message, kind=kind, timeout_s=timeout_s))
-            )
+        # Through the ledger, as the daemon sends it: a target that fails now stays owed.
+        deliverer = open_deliverer(config, store, routes)
+        ids = deliverer.enqueue_report(prepared.messages)
+        await deliverer.drain(only=ids)
+        results = [
+            (row.target_label, SendResult(row.state is DeliveryState.SENT, row.last_error))
+            for row in store.ledger().rows(ids)
+        ]
         summary = prepared.report.summary_json()
         recorded = any(result.ok for _, result in results) and stats.record_report(
             chosen, sent_at=now, late=False, summary_json=summary

@@ -12,6 +12,7 @@ import structlog
 from tossd.config.model import Config
 from tossd.daemon.alerts import Alert, Alerter
 from tossd.daemon.health import HealthCheck, record_start, stream_intervals
+from tossd.daemon.heartbeat import Heartbeat
 from tossd.daemon.http import serve_health
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
@@ -41,6 +42,7 @@ class Operations:
         self.metrics = Metrics(config.poll.streams)
         self._alerter = Alerter(config.alerts.after_failures)
         self._latest: dict[str, StreamReport] = {}
+        self._heartbeat = Heartbeat()
         self.deliverer: Deliverer | None = None
 
     @property
@@ -80,12 +82,18 @@ class Operations:
     def after_poll(self, report: StreamReport) -> None:
         self._latest[report.stream.value] = report
         self.metrics.record_poll(report)
+        self._heartbeat.after_poll(report)
         if self._notifier is not None:
             self._notifier.status(status_line(self._latest.values()))
         self._raise(self._alerter.after_poll(report))
 
     def after_drain(self, report: DrainReport) -> None:
+        self._heartbeat.after_drain(report.sent, report.failed)
         self._raise(self._alerter.after_drain(report))
+
+    def heartbeat(self) -> None:
+        """The hourly line: cycles, events, deliveries and failures since the last one."""
+        log.info("daemon.heartbeat", **self._heartbeat.beat())
 
     def key_rejected(self, error: str) -> None:
         self._raise(self._alerter.key_rejected(error))

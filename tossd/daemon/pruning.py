@@ -69,7 +69,10 @@ def prune(
         deliveries=event_deliveries + other_deliveries,
         complete=audio_done and events_done and deliveries_done,
     )
-    log.info("retention.pruned", **asdict(report))
+    deleted = report.audio_rows or report.audio_files or report.events or report.deliveries
+    (log.info if deleted or not report.complete else log.debug)(
+        "retention.pruned", **asdict(report)
+    )
     return report
 
 

@@ -10,7 +10,7 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,14 +85,14 @@ class Deliverer:
 
     def enqueue(
         self, kind: DeliveryKind, notice: Notice, render: Callable[[Target], Message | None]
-    ) -> int:
-        """Queue a message for every target of every route listening to `notice`.
+    ) -> list[int]:
+        """Queue a message for every target of every route listening to `notice`: row ids.
 
         For reports and tossd's own alerts: they belong to no event, so each row carries its
         rendered message (per target: an email may get HTML where Slack gets text).
         """
         now = self._now()
-        count = 0
+        ids: list[int] = []
         for route in self._routes.values():
             if notice not in route.events:
                 continue
@@ -101,19 +101,18 @@ class Deliverer:
                 if message is None:
                     continue
                 planned = PlannedDelivery(route.name, target.fingerprint, target.label)
-                self._ledger.add(kind, [planned], encode_message(message), now)
-                count += 1
-        return count
+                ids += self._ledger.add(kind, [planned], encode_message(message), now)
+        return ids
 
-    def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> int:
+    def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> list[int]:
         """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
         by_target = {target.fingerprint: message for target, message in messages}
         return self.enqueue(
             DeliveryKind.REPORT, Notice.REPORT, lambda target: by_target.get(target.fingerprint)
         )
 
-    async def drain(self) -> DrainReport:
-        """Plan, then send every due row; one drain at a time."""
+    async def drain(self, only: Collection[int] | None = None) -> DrainReport:
+        """Plan, then send every due row (or only the rows `only` names); one at a time."""
         async with self._lock:
             # Numbers are few and change hourly: read them once per drain, not per event.
             self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
@@ -122,7 +121,8 @@ class Deliverer:
             due = [
                 row
                 for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
-                if row.next_attempt_at <= now or not self._plausible(row, now)
+                if (row.next_attempt_at <= now or not self._plausible(row, now))
+                and (only is None or row.id in only)
             ]
             if not due:
                 return report

@@ -51,7 +51,9 @@ class Poller:
         extensions = await self._api.extension_list()
         listed = [listed_extension(extension) for extension in extensions]
         change = self._store.sync_extensions(listed, self._now())
-        log.info(
+        # The hourly sync of an unchanged account is routine: said at debug, not info.
+        changed = bool(change.added or change.ended)
+        (log.info if changed else log.debug)(
             "extensions.synced",
             total=len(extensions),
             active=len(self._store.active_extensions()),
@@ -78,7 +80,8 @@ class Poller:
                 report.failed += 1
                 report.key_rejected |= isinstance(error, ApiKeyRejected)
         report.duration_s = time.perf_counter() - started
-        log.info(
+        # An idle cycle is debug: at info a quiet daemon writes only the hourly heartbeat.
+        (log.info if report.new or report.failed else log.debug)(
             "poll.cycle",
             stream=stream.value,
             extensions=report.extensions,

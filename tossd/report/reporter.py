@@ -18,7 +18,7 @@ from tossd.config.report import ReportConfig
 from tossd.domain import KnownExtension, Notice
 from tossd.errors import ConfigError
 from tossd.notify.apprise.kinds import target_info, validate_url
-from tossd.notify.message import Message, SendResult
+from tossd.notify.message import Message
 from tossd.notify.routing import Route, Target, fingerprint
 from tossd.report.figures import Report, build_report
 from tossd.report.text import report_messages
@@ -31,7 +31,6 @@ log = structlog.get_logger(__name__)
 
 #: Charts stay this long for retries of their deliveries, then are removed.
 KEEP_CHARTS_S = 14 * 86_400
-Send = Callable[..., Awaitable[SendResult]]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy
@@ -105,3 +107,12 @@ def describe_error(exc: SQLAlchemyError) -> str:
         return f"{type(exc.orig).__name__}: {exc.orig}"
     lines = str(exc).splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+@contextmanager
+def store_errors(action: str) -> Iterator[None]:
+    """The one translation of SQLAlchemy's errors: `StoreError("could not <action>: ...")`."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreError(f"could not {action}: {describe_error(exc)}") from exc

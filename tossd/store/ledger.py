@@ -51,13 +51,17 @@ class Ledger:
 
     def add(
         self, kind: DeliveryKind, planned: Sequence[PlannedDelivery], payload: str, now: int
-    ) -> None:
-        """Rows that belong to no event (reports, alerts): their message is in `payload`."""
+    ) -> list[int]:
+        """Rows that belong to no event (reports, alerts), their message in `payload`: ids."""
         with self._transaction("add deliveries", write=True) as session:
+            added = []
             for item in planned:
                 row = _new_row(None, item, now)
                 row.kind, row.payload = kind, payload
                 session.add(row)
+                added.append(row)
+            session.flush()
+            return [row.id for row in added if row.id is not None]
 
     def due(self, now: int, *, limit: int = 200, beyond_s: float | None = None) -> list[Delivery]:
         """Open rows whose time has come (quiet-hour rows once their window ended).
@@ -127,6 +131,12 @@ class Ledger:
                 row.next_attempt_at = now
                 row.held_until = None
             return len(found)
+
+    def rows(self, ids: Sequence[int]) -> list[Delivery]:
+        """These rows as they are now, in id order."""
+        query = select(DeliveryRow).where(col(DeliveryRow.id).in_(list(ids)))
+        with self._transaction("read deliveries") as session:
+            return [_delivery(row) for row in session.exec(query.order_by(col(DeliveryRow.id)))]
 
     def listing(self, *, state: DeliveryState | None = None, limit: int = 100) -> list[Delivery]:
         """Newest first."""

@@ -7,12 +7,11 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func
-from sqlalchemy.exc import SQLAlchemyError
 
 from tossd.domain import KnownExtension
 from tossd.errors import StoreError
 from tossd.store import rows
-from tossd.store.engine import create_engine, describe_error, sqlite_path
+from tossd.store.engine import create_engine, sqlite_path, store_errors
 from tossd.store.ledger import OPEN_STATES, Ledger
 from tossd.store.records import PollState
 from tossd.store.scope import Closable
@@ -50,12 +49,9 @@ class StoreFacts(Closable):
 
     @contextmanager
     def _reading(self, action: str) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            where = self._engine.url.render_as_string(hide_password=True)
-            raise StoreError(f"could not {action} in {where}: {describe_error(exc)}") from exc
+        where = self._engine.url.render_as_string(hide_password=True)
+        with store_errors(f"{action} in {where}"), self._engine.begin() as connection:
+            yield connection
 
     def extensions(self) -> tuple[list[KnownExtension], int]:
         """The active extensions, and how many extensions were ever seen (ended ones too)."""

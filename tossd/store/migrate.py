@@ -8,10 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from tossd.errors import StoreError
-from tossd.store.engine import create_engine, describe_error, mask_url
+from tossd.store.engine import create_engine, mask_url, store_errors
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 
@@ -33,12 +32,8 @@ def upgrade(url: str, revision: str = "head") -> None:
     try:
         # engine.begin(): the whole upgrade commits or rolls back as one transaction (Alembic
         # leaves an outer transaction alone; see its cookbook on sharing a connection).
-        with engine.begin() as connection:
+        with store_errors(f"migrate the database {mask_url(url)}"), engine.begin() as connection:
             command.upgrade(alembic_config(connection), revision)
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"could not migrate the database {mask_url(url)}: {describe_error(exc)}"
-        ) from exc
     except CommandError as exc:
         raise StoreError(f"could not migrate the database {mask_url(url)}: {exc}") from exc
     finally:

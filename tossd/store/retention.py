@@ -8,11 +8,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from tossd.domain import EventKind
 from tossd.errors import StoreError
-from tossd.store.engine import describe_error, writer
+from tossd.store.engine import store_errors, writer
 from tossd.store.ledger import DEAD, OPEN_STATES, SENT
 from tossd.store.tables import metadata
 
@@ -43,11 +42,8 @@ class Pruner:
 
     @contextmanager
     def _writing(self, action: str) -> Iterator[Connection]:
-        try:
-            with self._writer.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        with store_errors(action), self._writer.begin() as connection:
+            yield connection
 
     def audio_batch(self, before: int, limit: int, now: int) -> tuple[int, int]:
         """Delete the audio of voicemails that occurred before `before`: (rows, files).

@@ -8,11 +8,9 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from tossd.errors import StoreError
-from tossd.store.engine import describe_error, writer
+from tossd.store.engine import store_errors, writer
 
 
 class Scopes:
@@ -26,21 +24,19 @@ class Scopes:
     def session(self, action: str, *, write: bool = False) -> Iterator[Session]:
         """An ORM session in one transaction, committed at the end, rolled back on error."""
         bind = self.writer if write else self.engine
-        try:
-            with Session(bind, expire_on_commit=False) as session, session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        with (
+            store_errors(action),
+            Session(bind, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
 
     @contextmanager
     def connection(self, action: str, *, write: bool = False) -> Iterator[Connection]:
         """A bare Core connection in one transaction: the hot paths skip the Session's cost."""
         bind = self.writer if write else self.engine
-        try:
-            with bind.begin() as connection:
-                yield connection
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        with store_errors(action), bind.begin() as connection:
+            yield connection
 
 
 class Closable:

@@ -10,12 +10,11 @@ from datetime import date, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, func, insert
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from tossd.domain import EventKind
-from tossd.errors import StoreError
-from tossd.store.engine import describe_error
+from tossd.store.engine import store_errors
 from tossd.store.scope import Scopes
 from tossd.store.tables import EventRow, ReportRow
 from tossd.text.zones import HourKey, hour_key
@@ -168,13 +167,12 @@ class Stats:
         date cannot both win.
         """
         values = {"day": day.isoformat(), "sent_at": sent_at, "late": late, "summary": summary_json}
-        try:
-            with self._writer.begin() as connection:
-                connection.execute(insert(ReportRow).values(values))
-        except IntegrityError:
-            return False
-        except SQLAlchemyError as exc:
-            raise StoreError(f"could not record a report: {describe_error(exc)}") from exc
+        with store_errors("record a report"):
+            try:
+                with self._writer.begin() as connection:
+                    connection.execute(insert(ReportRow).values(values))
+            except IntegrityError:
+                return False
         return True
 
 

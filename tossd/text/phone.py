@@ -1,13 +1,20 @@
-"""Phone numbers as people read them: international format and a rough place (pure)."""
+"""Phone numbers as people read them: international format and a rough place."""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import phonenumbers
-from phonenumbers import geocoder
+import structlog
 
+from tossd.text.places import PlaceIndex, PlaceIndexError
 from tossd.text.untrusted import one_line
+
+log = structlog.get_logger(__name__)
 
 #: Longer than any real number (15 digits and some punctuation); the rest is noise.
 _RAW_LEN = 40
@@ -30,16 +37,91 @@ def format_number(raw: str, region: str = "US") -> str:
 
 
 def place_of(raw: str, region: str = "US") -> str:
-    """Where a valid number is registered, in English ("New York, NY", "London"); else ""."""
+    """Where a valid number is registered, in English ("New York, NY", "London"); else "".
+
+    Read from the place index (`use_places` says where it lives), which answers as the
+    library's geocoder does without holding its whole table in memory. Never raises.
+    """
     number = _parsed(raw, region)
     if number is None or not phonenumbers.is_valid_number(number):
         return ""
-    return str(geocoder.description_for_number(number, "en"))
+    return _places.describe(number)
 
 
 def is_dialable(raw: str, region: str = "US") -> bool:
     """Whether `raw` looks like a number one could call back."""
     return _parsed(raw, region) is not None
+
+
+def use_places(directory: Path | None) -> bool:
+    """Make `place_of` read the index in `directory` (None: the user cache), built now if needed.
+
+    Call once at start (the daemon passes its `state_dir`) so the first notification does
+    not wait for a build. Returns whether places are available; never raises.
+    """
+    return _places.use(directory)
+
+
+def user_cache_dir(env: Mapping[str, str]) -> Path:
+    """`$XDG_CACHE_HOME/tossd`, else `~/.cache/tossd`: the index's home when none was set."""
+    base = env.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(base):  # the XDG spec: a relative value is to be ignored
+        return Path(base) / "tossd"
+    return Path(env.get("HOME") or Path.home()) / ".cache" / "tossd"
+
+
+class _Places:
+    """The process's one index: set by `use_places`, else opened in the user cache on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._directory: Path | None = None
+        self._index: PlaceIndex | None = None
+        self._failed = False
+        self._warned = False
+
+    def use(self, directory: Path | None) -> bool:
+        with self._lock:
+            self._drop()
+            self._directory, self._failed = directory, False
+        return self._ready() is not None
+
+    def describe(self, number: phonenumbers.PhoneNumber) -> str:
+        index = self._ready()
+        if index is None:
+            return ""
+        try:
+            return index.describe(number)
+        except PlaceIndexError as exc:
+            with self._lock:
+                if self._index is index:  # not an index `use` has just replaced
+                    self._fail(exc)
+            return ""
+
+    def _ready(self) -> PlaceIndex | None:
+        with self._lock:
+            if self._index is None and not self._failed:
+                try:
+                    self._index = PlaceIndex.open(self._directory or user_cache_dir(os.environ))
+                except (PlaceIndexError, RuntimeError) as exc:  # RuntimeError: no home dir
+                    self._fail(exc)
+            return self._index
+
+    def _fail(self, exc: Exception) -> None:
+        # Places are a nicety: say so once, then stay quiet, and never retry a build per call.
+        self._drop()
+        self._failed = True
+        if not self._warned:
+            self._warned = True
+            log.warning("places.unavailable", error=str(exc))
+
+    def _drop(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+
+_places = _Places()
 
 
 def _parsed(raw: str, region: str) -> Any:

@@ -1,0 +1,96 @@
+"""Each command loads only what it uses: third-party packages in sys.modules, per command.
+
+Every check runs in a fresh interpreter, so nothing another test imported counts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: Imported by no command that does not send, draw, serve or migrate.
+HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "apprise", "aiohttp", "matplotlib", "jinja2"}
+#: The sandbox's MP3 encoder and the phone library's whole place table (~100 MB).
+NEVER_IN_A_COMMAND = {"lameenc", "phonenumbers.geocoder", "phonenumbers.geodata"}
+
+PROBE = """
+import json, sys
+from tossd.cli.main import run
+try:
+    code = run(sys.argv[2:])
+except SystemExit as exc:  # --version and --help exit from argparse
+    code = exc.code
+names = sorted(sys.modules)
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": code, "modules": names}, out)
+"""
+
+
+def loaded_by(tmp_path: Path, *argv: str) -> set[str]:
+    """The modules in sys.modules after `tossd ARGV` ran in a fresh interpreter."""
+    report = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(report), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert report.exists(), proc.stderr
+    return set(json.loads(report.read_text())["modules"])
+
+
+def third_party(modules: set[str]) -> set[str]:
+    """Top-level packages neither ours nor the standard library's (nor site's own hooks)."""
+    tops = {name.partition(".")[0] for name in modules}
+    return {
+        top
+        for top in tops
+        if top not in sys.stdlib_module_names and top != "tossd" and not top.startswith("_")
+    }
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tossd.toml"
+    path.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n[api]\nurl = "http://127.0.0.1:9/apihttp.php"\n'
+        'key = "not-a-real-key"\n'
+    )
+    return path
+
+
+def test_importing_the_domain_loads_no_third_party_package() -> None:
+    probe = "import sys, tossd.domain, tossd.errors, tossd.retry; print('\\n'.join(sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert third_party(set(out.split())) == set()
+
+
+def test_version_loads_no_third_party_package(tmp_path: Path) -> None:
+    assert third_party(loaded_by(tmp_path, "--version")) == set()
+
+
+def test_health_loads_no_sender_server_chart_or_migration(
+    tmp_path: Path, config_file: Path
+) -> None:
+    modules = loaded_by(tmp_path, "health", "-c", str(config_file))
+    assert modules & (HEAVY - {"sqlalchemy", "sqlmodel"} | NEVER_IN_A_COMMAND) == set()
+
+
+def test_events_loads_no_sender_server_or_chart(tmp_path: Path, config_file: Path) -> None:
+    modules = loaded_by(tmp_path, "events", "--limit", "10", "-c", str(config_file))
+    unwanted = {"apprise", "aiohttp", "matplotlib", "jinja2"} | NEVER_IN_A_COMMAND
+    assert modules & unwanted == set()
+
+
+def test_config_check_loads_no_store_sender_server_or_chart(
+    tmp_path: Path, config_file: Path
+) -> None:
+    modules = loaded_by(tmp_path, "config", "check", "-c", str(config_file))
+    assert modules & (HEAVY | NEVER_IN_A_COMMAND) == set()
