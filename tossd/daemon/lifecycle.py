@@ -43,8 +43,15 @@ LATE_AFTER_S = 5.0
 class Daemon:
     """`tossd run`: poll every stream on its interval until `stop` is set."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        heartbeat_s: float = HEARTBEAT_S,
+    ) -> None:
         self._config = config
+        self._heartbeat_s = heartbeat_s
         self._clock = clock
         self._running: set[asyncio.Task[Any]] = set()
         self._extensions_synced_at: float | None = None
@@ -101,8 +108,8 @@ class Daemon:
         if watchdog is not None:
             self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
         self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
-        beat = timedelta(seconds=HEARTBEAT_S)
-        self._every(scheduler, "heartbeat", self._heartbeat, HEARTBEAT_S, start + beat)
+        beat = timedelta(seconds=self._heartbeat_s)
+        self._every(scheduler, "heartbeat", self._heartbeat, self._heartbeat_s, start + beat)
         # Checked every minute rather than a cron trigger: a report due while tossd was down or
         # asleep is then sent at the next check (marked late), and DST needs no special case.
         self._every(scheduler, "report", self._report, 60.0, start + timedelta(seconds=10))
