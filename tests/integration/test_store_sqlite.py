@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tossd.store.files import (
     write_atomic,
 )
 from tossd.store.migrate import SCRIPT_LOCATION
+from tossd.store.revision import HEAD_REVISION
 from tossd.store.store import Store
 from tossd.store.tables import metadata
 
@@ -397,3 +400,23 @@ def test_private_dirs_and_files(tmp_path: Path) -> None:
     make_private(db)
     assert (mode(db), mode(tmp_path / "t.db-wal")) == (0o600, 0o600)
     assert not (tmp_path / "t.db-shm").exists()
+
+
+def test_head_revision_is_alembics_head() -> None:
+    """`HEAD_REVISION` decides whether Alembic is loaded at all: it must be the scripts' head."""
+    scripts = ScriptDirectory(str(SCRIPT_LOCATION))
+    assert scripts.get_heads() == [HEAD_REVISION]
+
+
+def test_a_current_database_opens_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tossd.db'}"
+    Store.open(url, audio_dir=tmp_path / "audio").close()  # creates and migrates
+    probe = (
+        "import sys; from pathlib import Path; from tossd.store.store import Store; "
+        f"Store.open({url!r}, audio_dir=Path({str(tmp_path / 'audio')!r})).close(); "
+        "print('alembic' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "False"

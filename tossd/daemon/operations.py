@@ -13,7 +13,6 @@ from tossd.config.model import Config
 from tossd.daemon.alerts import Alert, Alerter
 from tossd.daemon.health import HealthCheck, record_start, stream_intervals
 from tossd.daemon.heartbeat import Heartbeat
-from tossd.daemon.http import serve_health
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
 from tossd.domain import DeliveryKind, Notice, StreamReport
@@ -59,6 +58,9 @@ class Operations:
             stack.callback(self._notifier.close)
         listen = self._config.health.listen
         if listen:
+            # aiohttp is loaded only when the endpoints are on (about 8 MiB otherwise spared).
+            from tossd.daemon.http import serve_health
+
             check = HealthCheck(
                 store.facts(), stream_intervals(self._config.poll), started, self._clock
             )

@@ -20,9 +20,9 @@ from tossd.store.files import (
 )
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
-from tossd.store.migrate import upgrade
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, PollState
 from tossd.store.retention import Pruner
+from tossd.store.revision import is_current
 from tossd.store.scope import Closable, Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
@@ -79,7 +79,10 @@ class Store(Closable):
             ensure_private_dir(db_file.parent, tighten_existing=False)
             # Created 0600 before SQLite sees it: SQLite gives -wal and -shm the same mode.
             create_private_file(db_file)
-        upgrade(url)
+        if not is_current(url):
+            from tossd.store.migrate import upgrade  # Alembic only when there is work
+
+            upgrade(url)
         if db_file is not None:
             make_private(db_file)
         ensure_private_dir(audio_dir)
