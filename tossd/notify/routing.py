@@ -83,7 +83,12 @@ def quiet_until(now: int, quiet: QuietHours, tz: tzinfo) -> int | None:
         end_day = local.date() + timedelta(days=1) if moment >= quiet.start else local.date()
     if not inside:
         return None
-    return int(datetime.combine(end_day, quiet.end, tzinfo=tz).timestamp())
+    end = datetime.combine(end_day, quiet.end, tzinfo=tz)
+    if end.timestamp() <= now:
+        # The clocks went back and `now` is in the repeated hour's second pass: the end's
+        # first occurrence is behind us, its second one (fold=1) is the one to wait for.
+        end = end.replace(fold=1)
+    return int(end.timestamp())
 
 
 def plan_deliveries(

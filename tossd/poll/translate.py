@@ -37,7 +37,12 @@ def call_events(records: Iterable[CallRecord], *, announce_since: int) -> list[N
     same second); it is stable across polls because identical tuples share a timestamp and so
     are always fetched together.
     """
-    ordered = sorted(records, key=lambda r: (r.extensionid, r.startdate, r.callernum, r.callednum))
+    # The whole record breaks ties, so the provider's listing order never decides which of
+    # two same-second calls is occurrence 0 (a missed and an answered one must not swap).
+    ordered = sorted(
+        records,
+        key=lambda r: (r.extensionid, r.startdate, r.callernum, r.callednum, r.model_dump_json()),
+    )
     seen: Counter[tuple[int, int, str, str]] = Counter()
     events = []
     for record in ordered:
