@@ -206,13 +206,6 @@ def _skipped(day: date, wall: time, tz: tzinfo) -> bool:
     return datetime.fromtimestamp(instant, tz).time() != wall
 
 
-def _repeated(day: date, wall: time, tz: tzinfo) -> bool:
-    """Whether the clocks show `wall` twice on `day` (a DST end)."""
-    first = datetime.combine(day, wall.replace(fold=0), tzinfo=tz)
-    second = datetime.combine(day, wall.replace(fold=1), tzinfo=tz)
-    return first.utcoffset() != second.utcoffset()
-
-
 def _dst_days(tz: tzinfo, first: date, last: date) -> Iterator[date]:
     day = first
     while day < last:
