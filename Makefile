@@ -39,6 +39,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/client.py
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/deliver.py
+	$(BIN)/python bench/footprint.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
