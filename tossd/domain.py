@@ -157,6 +157,19 @@ class StreamReport:
     key_rejected: bool = False
 
 
+@dataclass
+class DrainReport:
+    """What sending did: counts, and the targets whose breaker opened or closed."""
+
+    planned: int = 0
+    sent: int = 0
+    failed: int = 0
+    dead: int = 0
+    postponed: int = 0
+    targets_down: list[str] = field(default_factory=list)
+    targets_up: list[str] = field(default_factory=list)
+
+
 def matches_kind(event_kind: EventKind, wanted: Iterable[str]) -> bool:
     """`call` means every call; `missed_call` only the missed ones.
 

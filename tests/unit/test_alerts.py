@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tossd.daemon.alerts import Alerter
-from tossd.domain import Stream, StreamReport
-from tossd.notify.deliver import DrainReport
+from tossd.domain import DrainReport, Stream, StreamReport
 
 Step = StreamReport | DrainReport
 

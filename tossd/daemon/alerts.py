@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tossd.domain import StreamReport
-from tossd.notify.deliver import DrainReport
+from tossd.domain import DrainReport, StreamReport
 from tossd.text.untrusted import one_line
 
 
@@ -68,6 +67,23 @@ class Alerter:
         return alerts
 
     def after_drain(self, report: DrainReport) -> list[Alert]:
+        alerts = [
+            Alert(
+                f"tossd: {one_line(label, 80)} is not answering",
+                "Notifications for it wait (nothing is given up meanwhile); tossd tries one "
+                "now and then and sends the rest once it answers. Other targets are not slowed.",
+            )
+            for label in report.targets_down
+        ]
+        alerts += [
+            Alert(
+                f"tossd: {one_line(label, 80)} answers again", "Its waiting notifications go out."
+            )
+            for label in report.targets_up
+        ]
+        return alerts + self._dead_alerts(report)
+
+    def _dead_alerts(self, report: DrainReport) -> list[Alert]:
         if report.dead:
             self._dead_alerted = True
             return [

@@ -150,11 +150,17 @@ class Daemon:
             await self._poller.fetch_audio()
         self._ops.after_poll(report)
         if report.announced:
-            # Deliver right away rather than at the next delivery tick.
-            await self._deliver()
+            # Start the sends right away rather than at the next delivery tick; they run in
+            # their targets' lanes, so this poll is over as soon as they are started.
+            self._dispatch()
 
     async def _deliver(self) -> None:
-        self._ops.after_drain(await self._deliverer.drain())
+        """The delivery job: start what is due (it never waits for a send)."""
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        self._deliverer.dispatch()
+        self._ops.after_drain(self._deliverer.take_report())
 
     async def _report(self) -> None:
         extensions = self._store.all_extensions()
@@ -163,7 +169,7 @@ class Daemon:
     async def _send_report(self, prepared: PreparedReport) -> None:
         """Through the ledger like any notification: retried, never lost once queued."""
         self._deliverer.enqueue_report(prepared.messages)
-        await self._deliver()
+        self._dispatch()
 
     async def _heartbeat(self) -> None:
         self._ops.heartbeat()
@@ -204,15 +210,23 @@ class Daemon:
                 self._running.discard(task)
 
     async def _drain(self) -> None:
-        """Let running jobs finish (each store write is one transaction), then cancel."""
+        """Let running jobs and sends finish (each store write is one transaction), then
+        cancel: a cancelled send stays owed and is sent again after the restart."""
+        jobs = asyncio.create_task(self._finish_jobs())
+        sends = await self._deliverer.settle(STOP_GRACE_S)
+        cancelled = await jobs
+        if cancelled or sends:
+            log.warning("daemon.jobs_cancelled", count=cancelled, sends=sends)
+
+    async def _finish_jobs(self) -> int:
         if not self._running:
-            return
+            return 0
         _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_S)
         for task in pending:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=1.0)
-            log.warning("daemon.jobs_cancelled", count=len(pending))
+        return len(pending)
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

@@ -11,9 +11,8 @@ from tossd.config.model import Config
 from tossd.config.report import ReportConfig
 from tossd.daemon.database import open_store
 from tossd.daemon.resources import open_client, open_deliverer, ready_routes
-from tossd.domain import DeliveryState, StreamReport, TargetKind
+from tossd.domain import DeliveryState, DrainReport, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
-from tossd.notify.deliver import DrainReport
 from tossd.notify.message import SendResult
 from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport, Reporter

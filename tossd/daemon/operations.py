@@ -15,8 +15,8 @@ from tossd.daemon.health import HealthCheck, record_start, stream_intervals
 from tossd.daemon.heartbeat import Heartbeat
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
-from tossd.domain import DeliveryKind, Notice, StreamReport
-from tossd.notify.deliver import Deliverer, DrainReport
+from tossd.domain import DeliveryKind, DrainReport, Notice, StreamReport
+from tossd.notify.deliver import Deliverer
 from tossd.notify.message import Message
 from tossd.notify.routing import Target
 from tossd.store.store import Store

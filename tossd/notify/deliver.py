@@ -1,7 +1,8 @@
-"""Draining the delivery ledger: plan rows for new events, send what is due, record results.
+"""The delivery ledger's sending side: plan rows for new events, start what is due, record it.
 
-Each ledger row is sent by its own Apprise call to its one target URL and judged by that
-call's result alone, so a dead target never makes tossd re-send to a healthy one.
+Each row is sent by its own Apprise call to its one target and judged by that call alone.
+Sends run as tasks in per-target lanes (`tossd.notify.lanes`): `dispatch()` starts them and
+returns at once, so no poll ever waits on a slow target; `drain()` also awaits them.
 """
 
 from __future__ import annotations
@@ -10,19 +11,19 @@ import asyncio
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from typing import Any
 
 import structlog
 
 from tossd.config.routes import DeliveryConfig
-from tossd.domain import DeliveryKind, KnownExtension, Notice, StoredEvent
-from tossd.errors import TemplateRenderError
+from tossd.domain import DeliveryKind, DrainReport, KnownExtension, Notice, StoredEvent
 from tossd.notify.apprise.send import send as apprise_send
-from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
+from tossd.notify.attach import AudioLimits, Postpone
+from tossd.notify.breaker import Breaker
+from tossd.notify.compose import digest_message, event_message
+from tossd.notify.lanes import BREAKER_AFTER, Lane
 from tossd.notify.message import Message, SendResult, decode_message, encode_message
-from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target, plan_deliveries
 from tossd.store.ledger import Ledger
 from tossd.store.records import Delivery, PlannedDelivery
@@ -32,20 +33,13 @@ log = structlog.get_logger(__name__)
 
 #: Tolerance, in seconds, before a retry time is judged to come from a clock set back since.
 CLOCK_SLACK_S = 60
+#: A voicemail whose recording is still being fetched is looked at again this much later.
+POSTPONE_S = 5
 Send = Callable[..., Awaitable[SendResult]]
 
 
-@dataclass
-class DrainReport:
-    planned: int = 0
-    sent: int = 0
-    failed: int = 0
-    dead: int = 0
-    postponed: int = 0
-
-
 class Deliverer:
-    """Owns the sending side of the daemon; `drain()` is safe to call at any time."""
+    """Owns the sending side of the daemon; `dispatch()` and `drain()` are safe at any time."""
 
     def __init__(
         self,
@@ -66,8 +60,11 @@ class Deliverer:
         self._clock = clock
         self._rand = rand
         self._send = send
-        self._slots = asyncio.Semaphore(config.concurrency)
-        self._lock = asyncio.Lock()
+        self._shared = asyncio.Semaphore(config.concurrency)
+        self._lanes: dict[str, Lane] = {}
+        self._in_flight: set[int] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._finished = DrainReport()
         self._extensions: dict[int, KnownExtension] = {}
 
     def _now(self) -> int:
@@ -111,120 +108,154 @@ class Deliverer:
             DeliveryKind.REPORT, Notice.REPORT, lambda target: by_target.get(target.fingerprint)
         )
 
-    async def drain(self, only: Collection[int] | None = None) -> DrainReport:
-        """Plan, then send every due row (or only the rows `only` names); one at a time."""
-        async with self._lock:
-            # Numbers are few and change hourly: read them once per drain, not per event.
-            self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
-            report = DrainReport(planned=self.plan())
-            now = self._now()
-            due = [
-                row
-                for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
-                if (row.next_attempt_at <= now or not self._plausible(row, now))
-                and (only is None or row.id in only)
-            ]
-            if not due:
-                return report
-            events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
-            singles = [d for d in due if d.held_until is None]
-            digests: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
-            for row in due:
-                if row.held_until is not None:
-                    digests[(row.route, row.target)].append(row)
-            jobs = [self._one(row, events, report) for row in singles]
-            jobs += [self._digest(rows, events, report) for rows in digests.values()]
-            await asyncio.gather(*jobs)
-            log.info("delivery.drained", **vars(report))
-            return report
+    def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
+        """Plan, then start the send of every due row (or of the rows `only` names) in its
+        target's lane; returns at once with the tasks started. A row already being sent, or
+        held by its target's open breaker, waits."""
+        # Numbers are few and change hourly: read them once per dispatch, not per event.
+        self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
+        self._finished.planned += self.plan()
+        now = self._now()
+        due = [
+            row
+            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
+            if (row.next_attempt_at <= now or not self._plausible(row, now))
+            and (only is None or row.id in only)
+            and row.id not in self._in_flight
+        ]
+        if not due:
+            return []
+        events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
+        jobs: dict[str, list[list[Delivery]]] = defaultdict(list)
+        digests: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        for row in due:
+            if row.held_until is None:
+                jobs[row.target].append([row])
+            else:
+                digests[(row.route, row.target)].append(row)
+        for (_, target), rows in digests.items():
+            jobs[target].append(rows)
+        started = []
+        for target, batches in jobs.items():
+            lane = self._lane(target, batches[0][0].target_label)
+            if not lane.admits(now):
+                continue
+            probe = lane.breaker.is_open
+            if probe:
+                batches, lane.breaker = batches[:1], lane.breaker.probe()
+            started += [self._start(b, self._job(b, events, lane, probe)) for b in batches]
+        return started
 
-    async def _one(
-        self, row: Delivery, events: dict[int, StoredEvent], report: DrainReport
+    async def drain(self, only: Collection[int] | None = None) -> DrainReport:
+        """`dispatch`, then wait for those sends (each ends by its deadline): for one-shots."""
+        started = self.dispatch(only)
+        if started:
+            await asyncio.gather(*started)
+        report = self.take_report()
+        if started:
+            log.info("delivery.drained", **vars(report))
+        return report
+
+    def take_report(self) -> DrainReport:
+        """What finished since the last call (the daemon feeds it to alerts and heartbeat)."""
+        report, self._finished = self._finished, DrainReport()
+        return report
+
+    async def settle(self, timeout: float) -> int:
+        """Wait up to `timeout` for the sends in flight, then cancel the rest (they stay
+        owed and are sent again); returns how many were cancelled."""
+        pending = set(self._tasks)
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+        return len(pending)
+
+    def _lane(self, target: str, label: str) -> Lane:
+        if target not in self._lanes:
+            breaker = Breaker(BREAKER_AFTER, self._retry)
+            self._lanes[target] = Lane(label, breaker, self._config.timeout_s, self._shared)
+        return self._lanes[target]
+
+    def _start(self, rows: list[Delivery], job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        ids = {row.id for row in rows}
+        self._in_flight |= ids
+        task = asyncio.create_task(job)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._in_flight -= ids
+
+        task.add_done_callback(done)
+        return task
+
+    async def _job(
+        self, rows: list[Delivery], events: dict[int, StoredEvent], lane: Lane, probe: bool
     ) -> None:
-        found = self._resolve(row, events, report)
+        found = self._resolve(rows[0], events)
         if found is None:
             return
         route, target, event = found
-        if event is None:  # a report or an alert: its message was stored with the row
-            message = decode_message(self._ledger.payload(row.id) or "{}")
-            await self._attempt([row], target, message, report)
-            return
-        try:
-            attachments, note = recording(self._store, event, route, target, self._limits())
-        except Postpone:
-            self._ledger.postpone([row.id], self._now() + 5)
-            report.postponed += 1
-            return
-        extension = self._extensions.get(event.extensionid)
-        try:
-            title, body = render_event(
-                event,
-                extension,
-                kind=target.info.kind,
-                tz=route.tz,
-                audio_note=note,
-                title_template=route.title_template,
-                body_template=route.body_template,
-            )
-        except TemplateRenderError as exc:
-            log.warning("template.failed", route=route.name, error=exc.message)
-            title, body = exc.fallback
-        await self._attempt([row], target, Message(title, body, attachments), report)
-
-    async def _digest(
-        self, rows: list[Delivery], events: dict[int, StoredEvent], report: DrainReport
-    ) -> None:
-        found = self._resolve(rows[0], events, report)
-        if found is None:
-            return
-        route, target, _ = found
-        rows = [r for r in rows if r.event_id in events]
-        items = [
-            (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
-            for r in rows
-            if r.event_id in events
-        ]
-        items.sort(key=lambda item: item[0].occurred_at)
-        held = datetime.fromtimestamp(rows[0].held_until or self._now(), route.tz)
-        title, body = render_digest(
-            items,
-            route=route.name,
-            kind=target.info.kind,
-            tz=route.tz,
-            held_until_text=held.strftime("%H:%M"),
-        )
-        events_held = [event for event, _ in items]
-        attachments = digest_recordings(self._store, events_held, route, target, self._limits())
-        await self._attempt(rows, target, Message(title, body, attachments), report)
+        config = self._config
+        limits = AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
+        if rows[0].held_until is not None:
+            items = [
+                (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
+                for r in rows
+                if r.event_id in events
+            ]
+            message = digest_message(self._store, items, route, target, limits, rows[0].held_until)
+        elif event is None:  # a report or an alert: its message was stored with the row
+            message = decode_message(self._ledger.payload(rows[0].id) or "{}")
+        else:
+            extension = self._extensions.get(event.extensionid)
+            try:
+                message = event_message(self._store, event, extension, route, target, limits)
+            except Postpone:
+                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S)
+                self._finished.postponed += 1
+                return
+        await self._attempt(rows, target, message, lane, probe)
 
     def _resolve(
-        self, row: Delivery, events: dict[int, StoredEvent], report: DrainReport
+        self, row: Delivery, events: dict[int, StoredEvent]
     ) -> tuple[Route, Target, StoredEvent | None] | None:
-        """The row's route, target and event (None for reports and alerts), or None if gone."""
+        """The row's route, target and event (None for reports and alerts); None if gone."""
         route = self._routes.get(row.route)
         target = route.target(row.target) if route else None
         event = events.get(row.event_id) if row.event_id is not None else None
         if route is None or target is None or (event is None and row.kind is DeliveryKind.EVENT):
             self._ledger.mark_failed([row.id], "route or target no longer configured", None)
             log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
-            report.dead += 1
+            self._finished.dead += 1
             return None
         return route, target, event
 
     async def _attempt(
-        self, rows: list[Delivery], target: Target, message: Message, report: DrainReport
+        self, rows: list[Delivery], target: Target, message: Message, lane: Lane, probe: bool
     ) -> None:
         ids = [row.id for row in rows]
-        async with self._slots:
-            result = await self._send(
-                target.url, message, kind=target.info.kind, timeout_s=self._config.timeout_s
-            )
+        timeout_s = self._config.timeout_s
+        result = await lane.send(
+            lambda: self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s),
+            probe=probe,
+        )
+        if result is None:  # its target went down while it waited: it waits with the rest
+            return
         now = self._now()
+        self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
             self._ledger.mark_sent(ids, now)
-            report.sent += len(ids)
+            self._finished.sent += len(ids)
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
+        self._failed(rows, target, result.error or "the target refused the notification", now)
+
+    def _failed(self, rows: list[Delivery], target: Target, error: str, now: int) -> None:
+        ids = [row.id for row in rows]
         attempts = max(row.attempts for row in rows) + 1
         retry_at = self._retry.next_attempt(
             failures=attempts,
@@ -232,13 +263,11 @@ class Deliverer:
             now=now,
             rand=self._rand(),
         )
-        error = result.error or "the target refused the notification"
         self._ledger.mark_failed(ids, error, retry_at)
-        report.failed += len(ids)
+        self._finished.failed += len(ids)
         # Alerts that die are not alerted about again: that would loop on a dead target.
-        report.dead += (
-            len(ids) if retry_at is None and rows[0].kind is not DeliveryKind.ALERT else 0
-        )
+        if retry_at is None and rows[0].kind is not DeliveryKind.ALERT:
+            self._finished.dead += len(ids)
         log.warning(
             "delivery.failed",
             ids=ids,
@@ -250,9 +279,15 @@ class Deliverer:
             dead=retry_at is None,
         )
 
-    def _limits(self) -> AudioLimits:
-        config = self._config
-        return AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
+    def _breaker_moved(self, lane: Lane, opened: bool | None) -> None:
+        """One line (and one alert, via the report) when a target goes down or comes back."""
+        if opened is True:
+            probe_in_s = round((lane.breaker.open_until or 0) - self._now())
+            log.warning("delivery.target_down", target=lane.label, probe_in_s=probe_in_s)
+            self._finished.targets_down.append(lane.label)
+        elif opened is False:
+            log.info("delivery.target_up", target=lane.label)
+            self._finished.targets_up.append(lane.label)
 
     def _plausible(self, row: Delivery, now: int) -> bool:
         """Could this row really have been scheduled that far ahead? If not, the clock was

@@ -1,0 +1,183 @@
+"""A target that accepts and never answers slows no other target, and loses nothing.
+
+A blackhole SMTP server (accepts the TCP connection, never says a word) and a real json://
+receiver take the same notifications. The receiver gets its copies while the mail sends are
+still hanging; the blackhole's rows wait behind its breaker (one log line, one probe at a
+time, threads bounded); once a real SMTP server answers on the same address every owed mail
+arrives exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from structlog.testing import capture_logs
+from support.receivers import JsonReceiver
+from support.wait import wait_until
+
+from tossd.config.model import Config
+from tossd.daemon.resources import open_deliverer, ready_routes
+from tossd.domain import DeliveryState, EventKind, NewEvent, Stream
+from tossd.notify.lanes import PER_TARGET_CONCURRENCY
+from tossd.store.store import Store
+
+CALLERS = [f"+1206555{n:04d}" for n in range(101, 107)]
+EXTENSION = 10001
+
+
+class Blackhole:
+    """Accepts connections and holds them open without a byte: the worst peer there is."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._held: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._held.append(writer)
+
+    async def stop(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._held:
+            writer.close()
+        await self._server.wait_closed()
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+        self.bodies: list[str] = []
+
+    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
+        message = email.message_from_bytes(
+            envelope.original_content or b"", policy=email.policy.default
+        )
+        self.subjects.append(str(message["subject"]))
+        self.bodies.append(str(message))
+        return "250 OK"
+
+
+@pytest.fixture
+async def blackhole() -> AsyncIterator[Blackhole]:
+    hole = Blackhole()
+    yield hole
+
+
+def config_for(tmp_path: Path, mail_port: int, receiver: JsonReceiver) -> Config:
+    mail = f"mailto://127.0.0.1:{mail_port}?from=tossd@example.com&to=you@example.com"
+    data: dict[str, Any] = {
+        "state_dir": str(tmp_path / "state"),
+        "api": {"url": "http://127.0.0.1:9/apihttp.php", "key": "unused"},
+        # A 1 s deadline and short retry steps: the test sees minutes of behaviour in seconds.
+        "delivery": {"timeout_s": 1.0, "backoff_s": 1.0, "max_backoff_s": 2.0},
+        "route": [
+            {"name": "mail", "events": ["call"], "notify": [mail + "&mode=insecure"]},
+            {"name": "hook", "events": ["call"], "notify": [receiver.url()]},
+        ],
+    }
+    return Config.model_validate(data, context={"env": {}})
+
+
+def seed_missed_calls(store: Store, now: int) -> None:
+    events = [
+        NewEvent(
+            EventKind.MISSED_CALL,
+            EXTENSION,
+            f"call:{EXTENSION}:{now + n}:{caller}",
+            now + n,
+            True,
+            {"callernum": caller, "callername": "", "seconds": 0, "startdate": now + n},
+        )
+        for n, caller in enumerate(CALLERS)
+    ]
+    store.record_batch(EXTENSION, Stream.CALLS, events, now, now)
+
+
+def send_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "tossd-send")
+
+
+def mail_rows(store: Store) -> list[Any]:
+    return [row for row in store.ledger().listing(limit=100) if row.route == "mail"]
+
+
+async def test_a_hung_target_slows_no_other_and_gets_everything_once_it_answers(
+    blackhole: Blackhole, json_receiver: JsonReceiver, tmp_path: Path, now: int
+) -> None:
+    port = await blackhole.start()
+    config = config_for(tmp_path, port, json_receiver)
+    with (
+        Store.open(config.store_url, audio_dir=tmp_path / "state" / "audio") as store,
+        capture_logs() as logs,
+    ):
+        seed_missed_calls(store, now)
+        deliverer = open_deliverer(config, store, ready_routes(config))
+
+        started = deliverer.dispatch()
+        assert len(started) == 2 * len(CALLERS)
+        await json_receiver.wait_for(len(CALLERS), timeout=5)
+        # Every json copy is there while the mail sends are still hanging on the blackhole.
+        assert blackhole.accepted >= 1
+        assert [row.attempts for row in mail_rows(store)] == [0] * len(CALLERS)
+
+        async def tick_until(done: Any, timeout: float, what: str) -> None:
+            async def ticked() -> bool:
+                deliverer.dispatch()  # what the daemon's delivery job does every interval
+                return bool(done())
+
+            await wait_until(ticked, timeout=timeout, interval=0.2, what=what)
+
+        def breaker_opened() -> bool:
+            return any(r["event"] == "delivery.target_down" for r in logs)
+
+        await tick_until(breaker_opened, 15, "the mail target's breaker to open")
+        attempts_when_opened = sum(row.attempts for row in mail_rows(store))
+        await tick_until(
+            lambda: sum(r.attempts for r in mail_rows(store)) >= attempts_when_opened + 2,
+            20,
+            "two probes",
+        )
+        # Behind the open breaker only probes go: a few attempts, not one per row per tick.
+        assert sum(row.attempts for row in mail_rows(store)) <= attempts_when_opened + 3
+        # Abandoned sends end at Apprise's socket timeout; the lane starts no new one while
+        # two are still out, so a hung target holds at most its slots and two stragglers.
+        assert send_threads() <= 2 * PER_TARGET_CONCURRENCY
+        assert [r["event"] for r in logs].count("delivery.target_down") == 1
+        assert all(row.state is not DeliveryState.DEAD for row in mail_rows(store))
+        assert len(json_receiver.posts) == len(CALLERS)  # nothing sent twice meanwhile
+
+        await blackhole.stop()
+        mailbox = Mailbox()
+        smtp = Controller(mailbox, hostname="127.0.0.1", port=port)
+        await asyncio.to_thread(smtp.start)
+        try:
+            await tick_until(
+                lambda: all(row.state is DeliveryState.SENT for row in mail_rows(store)),
+                30,
+                "every owed mail to be sent",
+            )
+        finally:
+            await asyncio.to_thread(smtp.stop)
+        await deliverer.settle(5)
+
+    assert len(mailbox.subjects) == len(CALLERS)
+    for caller in CALLERS:
+        local = caller[-4:]
+        assert sum(local in body for body in mailbox.bodies) == 1, caller
+    assert [r["event"] for r in logs].count("delivery.target_up") == 1
+    assert len(json_receiver.posts) == len(CALLERS)

@@ -1,0 +1,67 @@
+"""A ledger row's message for its target: an event's notification, or a quiet-hours digest."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import structlog
+
+from tossd.domain import KnownExtension, StoredEvent
+from tossd.errors import TemplateRenderError
+from tossd.notify.attach import AudioLimits, digest_recordings, recording
+from tossd.notify.message import Message
+from tossd.notify.render import render_digest, render_event
+from tossd.notify.routing import Route, Target
+from tossd.store.store import Store
+
+log = structlog.get_logger(__name__)
+
+
+def event_message(
+    store: Store,
+    event: StoredEvent,
+    extension: KnownExtension | None,
+    route: Route,
+    target: Target,
+    limits: AudioLimits,
+) -> Message:
+    """The event's notification, its recording attached if it fits (raises `Postpone`
+    while the recording is still being fetched); a broken template falls back, logged."""
+    attachments, note = recording(store, event, route, target, limits)
+    try:
+        title, body = render_event(
+            event,
+            extension,
+            kind=target.info.kind,
+            tz=route.tz,
+            audio_note=note,
+            title_template=route.title_template,
+            body_template=route.body_template,
+        )
+    except TemplateRenderError as exc:
+        log.warning("template.failed", route=route.name, error=exc.message)
+        title, body = exc.fallback
+    return Message(title, body, attachments)
+
+
+def digest_message(
+    store: Store,
+    items: Sequence[tuple[StoredEvent, KnownExtension | None]],
+    route: Route,
+    target: Target,
+    limits: AudioLimits,
+    held_until: int,
+) -> Message:
+    """What quiet hours held for one target, oldest first, in one message."""
+    ordered = sorted(items, key=lambda item: item[0].occurred_at)
+    held = datetime.fromtimestamp(held_until, route.tz)
+    title, body = render_digest(
+        ordered,
+        route=route.name,
+        kind=target.info.kind,
+        tz=route.tz,
+        held_until_text=held.strftime("%H:%M"),
+    )
+    events = [event for event, _ in ordered]
+    return Message(title, body, digest_recordings(store, events, route, target, limits))
