@@ -61,7 +61,7 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         routes = ready_routes(self._config)
         async with AsyncExitStack() as stack:
-            store = stack.enter_context(open_store(self._config))
+            store = stack.enter_context(open_store(self._config, long_running=True))
             api = await stack.enter_async_context(
                 open_client(self._config, on_request=self._ops.metrics.record_api_call)
             )

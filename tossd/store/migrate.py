@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -38,3 +39,17 @@ def upgrade(url: str, revision: str = "head") -> None:
         raise StoreError(f"could not migrate the database {mask_url(url)}: {exc}") from exc
     finally:
         engine.dispose()
+
+
+def main() -> None:
+    """`python -m tossd.store.migrate` with the URL on stdin (never in argv, where `ps` shows
+    a password): what `revision.migrate_in_child` runs. Exit 1 with the reason on stderr."""
+    try:
+        upgrade(sys.stdin.read().strip())
+    except StoreError as exc:
+        print(exc.message, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,14 +1,18 @@
 """Which schema revision a database is at, read without Alembic (about 10 MiB not loaded).
 
-Alembic is imported only when a database is behind `HEAD_REVISION`: a daemon that starts on
-a current database, and every command reading one, never load it.
+Alembic is imported only when a database is behind `HEAD_REVISION` (and by the daemon only
+in a child process): a daemon, and every command reading a current database, never load it.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import sqlalchemy as sa
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 
+from tossd.errors import StoreError
 from tossd.store.engine import create_engine, mask_url, store_errors
 
 #: The newest script in migrations/versions (a test checks it against Alembic's own head).
@@ -34,3 +38,19 @@ def current_revision(url: str) -> str | None:
 
 def is_current(url: str) -> bool:
     return current_revision(url) == HEAD_REVISION
+
+
+def migrate_in_child(url: str) -> None:
+    """Run the migration in a child interpreter, so a long-running process never holds
+    Alembic and Mako (about 5-10 MiB) for the one minute of its life it needs them."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tossd.store.migrate"],
+        input=url,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"the migration exited with {proc.returncode}"
+        raise StoreError(reason)

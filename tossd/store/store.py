@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from tossd.domain import KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
-from tossd.store import queries, rows
+from tossd.store import queries, revision, rows
 from tossd.store.engine import create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
@@ -22,7 +22,6 @@ from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import AudioFile, BatchResult, ExtensionSync, PollState
 from tossd.store.retention import Pruner
-from tossd.store.revision import is_current
 from tossd.store.scope import Closable, Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
@@ -63,7 +62,7 @@ class Store(Closable):
         return Pruner(self._engine, audio_dir=self._audio_dir)
 
     @classmethod
-    def open(cls, url: str, *, audio_dir: Path) -> Store:
+    def open(cls, url: str, *, audio_dir: Path, migrate_in_child: bool = False) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
         The database file (and its -wal, -shm) is 0600; its directory is created 0700 when
@@ -79,10 +78,13 @@ class Store(Closable):
             ensure_private_dir(db_file.parent, tighten_existing=False)
             # Created 0600 before SQLite sees it: SQLite gives -wal and -shm the same mode.
             create_private_file(db_file)
-        if not is_current(url):
-            from tossd.store.migrate import upgrade  # Alembic only when there is work
+        if not revision.is_current(url):
+            if migrate_in_child:  # the daemon: see `revision.migrate_in_child`
+                revision.migrate_in_child(url)
+            else:
+                from tossd.store.migrate import upgrade  # Alembic only when there is work
 
-            upgrade(url)
+                upgrade(url)
         if db_file is not None:
             make_private(db_file)
         ensure_private_dir(audio_dir)
