@@ -1,25 +1,37 @@
-"""Shared fixtures: the sandbox API on a random loopback port, and clients pointed at it."""
+"""Shared fixtures: the sandbox API on a random loopback port, clients pointed at it, a config
+file writer and the CLI; the helpers behind them live in `support`."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
+import os
+import tempfile
 import time
-from asyncio.subprocess import PIPE
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import support.cli
+import support.config
+import support.sandbox
 
 from tossd.api.client import Client
 from tossd.api.envelope import Format
 from tossd.api.options import ApiOptions
-from tossd.sandbox.server import Faults, RunningSandbox, Sandbox, serve
+from tossd.sandbox.server import Faults, RunningSandbox
 from tossd.sandbox.world import World
 
-API_KEY = "test-key-5f1c0e9a7b"
+API_KEY = support.sandbox.API_KEY
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One caller-place index for the whole run: every daemon and command the tests start
+    (they inherit the environment) reads it from $CACHE_DIRECTORY, as under systemd's
+    CacheDirectory=, instead of building its own in each fresh state_dir (1-2 s each); and
+    nothing is written to the real ~/.cache."""
+    cache = tempfile.mkdtemp(prefix="tossd-tests-cache-")
+    os.environ.setdefault("CACHE_DIRECTORY", cache)
+    os.environ.setdefault("XDG_CACHE_HOME", cache)
 
 
 @pytest.fixture
@@ -35,10 +47,7 @@ def now() -> int:
 @pytest.fixture
 def make_world(now: int) -> Callable[..., World]:
     def factory(**overrides: Any) -> World:
-        options: dict[str, Any] = {"extensions": 4, "activity_every": 3600.0}
-        options.update(overrides)
-        seed = options.pop("seed", 7)
-        return World.generate(seed, now, **options)
+        return support.sandbox.make_world(now, **overrides)
 
     return factory
 
@@ -46,7 +55,9 @@ def make_world(now: int) -> Callable[..., World]:
 @pytest.fixture
 async def sandbox(make_world: Callable[..., World]) -> AsyncIterator[RunningSandbox]:
     """A quiet sandbox (no live activity during a test unless the test advances it)."""
-    async with serve(Sandbox(make_world(), api_key=API_KEY, faults=Faults())) as running:
+    async with support.sandbox.serve_sandbox(
+        make_world(), api_key=API_KEY, faults=Faults()
+    ) as running:
         yield running
 
 
@@ -75,32 +86,26 @@ async def make_client(sandbox: RunningSandbox) -> AsyncIterator[Callable[..., Cl
 
 @pytest.fixture
 def write_config(tmp_path: Path, api_key: str) -> Callable[..., Path]:
-    """Write a tossd.toml pointing at `url`; keyword sections override (e.g. poll={...})."""
+    """Write a tossd.toml pointing at `url`; keyword sections override (e.g. poll={...}), and
+    `routes` become `[[route]]` tables."""
 
-    def factory(url: str, **sections: dict[str, Any]) -> Path:
-        lines = [f'state_dir = "{tmp_path / "state"}"', "[api]", f'url = "{url}"']
-        lines += [f'key = "{api_key}"', "max_requests_per_s = 1000", "backoff_s = 0.01"]
-        lines += [f"{k} = {json.dumps(v)}" for k, v in sections.pop("api", {}).items()]
-        for name, values in sections.items():
-            lines.append(f"[{name}]")
-            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-        path = tmp_path / "tossd.toml"
-        path.write_text("\n".join(lines) + "\n")
-        return path
+    def factory(
+        url: str, *, routes: Iterable[dict[str, Any]] = (), **sections: dict[str, Any]
+    ) -> Path:
+        api = {"url": url, "key": api_key, "max_requests_per_s": 1000, "backoff_s": 0.01}
+        api |= sections.pop("api", {})
+        return support.config.write_config_file(
+            tmp_path / "tossd.toml",
+            state_dir=tmp_path / "state",
+            api=api,
+            routes=routes,
+            **sections,
+        )
 
     return factory
 
 
-async def _run_tossd(*args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tossd", *args, stdout=PIPE, stderr=PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 @pytest.fixture
-def run_tossd() -> Callable[..., Awaitable[tuple[int, str, str]]]:
+def run_tossd() -> support.cli.RunTossd:
     """Run `python -m tossd ARGS` to completion without blocking the test's event loop."""
-    return _run_tossd
+    return support.cli.run_tossd

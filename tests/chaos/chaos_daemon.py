@@ -1,200 +1,20 @@
-"""The daemon under test: its config, the process, its log, its database read-only, and the
-resource faults (full disks, file size limits) it runs into."""
+"""The daemon under test as the chaos suites run it: a brisk config, the queries that say what
+it still owes, and the resource faults (full disks, file size limits) it runs into."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from chaos_traffic import EVENT_TEMPLATE
+from support.config import write_config_file
 
-# -- configuration ------------------------------------------------------------------------------
-
-
-def toml_value(value: Any) -> str:
-    return json.dumps(value)
-
-
-def write_daemon_config(
-    path: Path,
-    *,
-    state_dir: Path,
-    api: dict[str, Any],
-    routes: Iterable[dict[str, Any]] = (),
-    **sections: dict[str, Any],
-) -> Path:
-    """A tossd.toml with `[[route]]` tables (the shared `write_config` fixture has none)."""
-    lines = [f"state_dir = {toml_value(str(state_dir))}", "[api]"]
-    lines += [f"{k} = {toml_value(v)}" for k, v in api.items()]
-    # debug: the suites count every poll cycle, and idle ones are logged at debug.
-    sections.setdefault("log", {"level": "debug", "format": "json"})
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    for route in routes:
-        lines.append("[[route]]")
-        lines += [f"{k} = {toml_value(v)}" for k, v in route.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-# -- the daemon as a process --------------------------------------------------------------------
-
-
-class DaemonProcess:
-    """`python -m tossd ARGS`, its JSON log written to a file (a pipe would fill up)."""
-
-    def __init__(self, log_path: Path, *args: str, wrapper: tuple[str, ...] = ()) -> None:
-        self.log_path = log_path
-        self.args = args
-        self.wrapper = wrapper
-        self.proc: asyncio.subprocess.Process | None = None
-        self._records: list[dict[str, Any]] = []
-        self._read_to = 0
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def returncode(self) -> int | None:
-        assert self.proc is not None
-        return self.proc.returncode
-
-    async def start(self) -> DaemonProcess:
-        # The child keeps its own descriptor of the log; ours closes at once.
-        with self.log_path.open("ab") as log:
-            self.proc = await asyncio.create_subprocess_exec(
-                *(self.wrapper or (sys.executable,)),
-                "-m",
-                "tossd",
-                *self.args,
-                stdout=asyncio.subprocess.DEVNULL,
-                stderr=log,
-            )
-        return self
-
-    async def kill(self) -> int:
-        assert self.proc is not None
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        return await self.wait(30)
-
-    async def terminate(self, timeout: float) -> tuple[int, float]:
-        """SIGTERM; the exit code and how long the process took to end."""
-        assert self.proc is not None
-        started = time.monotonic()
-        self.proc.terminate()
-        code = await self.wait(timeout)
-        return code, time.monotonic() - started
-
-    async def wait(self, timeout: float) -> int:
-        assert self.proc is not None
-        return await asyncio.wait_for(self.proc.wait(), timeout)
-
-    def records(self) -> list[dict[str, Any]]:
-        """The JSON log lines so far, parsed once each: the test's loop (which also serves the
-        sandbox) must not stall re-reading a long log."""
-        if not self.log_path.exists():
-            return []
-        with self.log_path.open("rb") as log:
-            log.seek(self._read_to)
-            chunk = log.read()
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self._read_to += len(complete)
-        self._records += parse_records(complete.decode(errors="replace"))
-        return self._records
-
-    def text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-#: `spawn(log_path, *args, wrapper=())`: a started DaemonProcess, killed at teardown if alive.
-Spawn = Callable[..., Awaitable[DaemonProcess]]
-
-
-def log_records(path: Path) -> list[dict[str, Any]]:
-    return parse_records(path.read_text(errors="replace")) if path.exists() else []
-
-
-def parse_records(text: str) -> list[dict[str, Any]]:
-    out = []
-    for line in text.splitlines():
-        if line.startswith("{"):
-            with contextlib.suppress(ValueError):
-                out.append(json.loads(line))
-    return out
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]],
-    *,
-    timeout: float,
-    interval: float = 0.05,
-    what: str = "condition",
-    alive: DaemonProcess | None = None,
-) -> float:
-    """Await `condition` (no fixed sleeps); fail naming `what` after `timeout` seconds.
-
-    With `alive`, also fail at once if that daemon exited meanwhile.
-    """
-    started = time.monotonic()
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return time.monotonic() - started
-        if alive is not None and alive.proc is not None and alive.returncode is not None:
-            raise AssertionError(
-                f"the daemon exited ({alive.returncode}) while waiting for {what}:\n"
-                + alive.text()[-3000:]
-            )
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(interval)
-
-
-# -- the database, read-only while the daemon runs ----------------------------------------------
-
-
-def db_rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]] | None:
-    """Rows of `sql` over a read-only connection; None while the file or schema is not there.
-
-    Read-only sqlite3, never Store.open: opening the store migrates, which takes the write
-    lock the running daemon needs.
-    """
-    if not db.exists():
-        return None
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
-            return c.execute(sql, params).fetchall()
-    except sqlite3.Error:
-        return None
-
-
-def db_count(db: Path, sql: str, params: tuple[Any, ...] = ()) -> int:
-    rows = db_rows(db, sql, params)
-    return int(rows[0][0]) if rows else -1
-
-
-def integrity(db: Path) -> tuple[str, list[Any]]:
-    """SQLite's integrity check and the foreign-key violations (the daemon must be stopped)."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        ok = "\n".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
-        violations = conn.execute("PRAGMA foreign_key_check").fetchall()
-    return ok, violations
-
+#: debug: the suites count every poll cycle, and idle ones are logged at debug.
+DAEMON_LOG = {"level": "debug", "format": "json"}
 
 OPEN_DELIVERIES = "SELECT count(*) FROM deliveries WHERE state != 'sent'"
 UNPLANNED = "SELECT count(*) FROM events WHERE announce AND planned_at IS NULL"
@@ -202,6 +22,18 @@ VOICEMAILS_WITHOUT_AUDIO = (
     "SELECT count(*) FROM events e LEFT JOIN audio a ON a.event_id = e.id "
     "WHERE e.kind = 'voicemail' AND e.announce AND a.id IS NULL"
 )
+
+
+def every_event_route(notify: list[str], **overrides: Any) -> dict[str, Any]:
+    """A route announcing every event to `notify`, each body one `EVT|...` line (its key)."""
+    return {
+        "name": "all",
+        "events": ["call", "voicemail", "sms"],
+        "notify": notify,
+        "body_template": EVENT_TEMPLATE,
+        "timezone": "UTC",
+        **overrides,
+    }
 
 
 def daemon_config(
@@ -217,7 +49,7 @@ def daemon_config(
     route: dict[str, Any] | None = None,
 ) -> Path:
     """A brisk daemon: polls every 0.5 s, announces everything, one route to `notify`."""
-    return write_daemon_config(
+    return write_config_file(
         tmp_path / "tossd.toml",
         state_dir=state_dir or tmp_path / "state",
         api={
@@ -245,16 +77,8 @@ def daemon_config(
             "audio_wait_s": 60,
             **(delivery or {}),
         },
-        routes=[
-            {
-                "name": "all",
-                "events": ["call", "voicemail", "sms"],
-                "notify": notify,
-                "body_template": EVENT_TEMPLATE,
-                "timezone": "UTC",
-                **(route or {}),
-            }
-        ],
+        log=DAEMON_LOG,
+        routes=[every_event_route(notify, **(route or {}))],
     )
 
 

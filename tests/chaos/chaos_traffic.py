@@ -1,4 +1,4 @@
-"""What happened and what arrived: the sandbox's ledger of truth and a controllable receiver.
+"""What happened and what arrived: the sandbox's ledger of truth and the receiver's keys.
 
 Every delivered notification carries one line `EVT|kind|extensionid|when_iso|caller` (the
 route's `body_template`), so each can be mapped back to the sandbox record it announces.
@@ -6,18 +6,15 @@ route's `body_template`), so each can be mapped back to the sandbox record it an
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from support.clock import FreezableClock
+from support.receivers import JsonReceiver
 
 from tossd.sandbox.server import Faults, RunningSandbox
 from tossd.sandbox.world import World
@@ -35,19 +32,6 @@ def record_figures(suite: str, **figures: Any) -> None:
 
 
 # -- the sandbox side ---------------------------------------------------------------------------
-
-
-class SandboxClock:
-    """The sandbox's clock: real time until frozen (a frozen world stops producing activity)."""
-
-    def __init__(self) -> None:
-        self.frozen_at: float | None = None
-
-    def __call__(self) -> float:
-        return time.time() if self.frozen_at is None else self.frozen_at
-
-    def freeze(self) -> None:
-        self.frozen_at = time.time()
 
 
 @dataclass
@@ -68,7 +52,9 @@ class CountingFaults(Faults):
 
 
 #: `lively(...)`: a sandbox served on loopback, its world, clock and fault injection.
-LivelyFactory = Callable[..., Awaitable[tuple[RunningSandbox, World, SandboxClock, CountingFaults]]]
+LivelyFactory = Callable[
+    ..., Awaitable[tuple[RunningSandbox, World, FreezableClock, CountingFaults]]
+]
 
 
 def expected_keys(world: World) -> set[Key]:
@@ -108,64 +94,16 @@ def keys_in(text: str) -> list[Key]:
     return found
 
 
-@dataclass
-class Receiver:
-    """An Apprise `json://` endpoint: fails a share of posts, or holds them (a slow receiver).
+#: The chaos receiver's cap on one post (recordings arrive in it, base64-encoded).
+RECEIVER_MAX_BODY = 64 * 1024 * 1024
 
-    A held post is recorded when its answer is due even if the sender died meanwhile: aiohttp
-    does not cancel a handler when its client goes away, so this is exactly what a real
-    receiver that got the message before the crash would have.
-    """
 
-    fail_rate: float = 0.0
-    delay_s: float = 0.0
-    seed: int = 0
-    host: str = "127.0.0.1"
-    port: int = 0
-    bodies: list[str] = field(default_factory=list)
-    attempts: int = 0
-    failures: int = 0
-    in_flight: int = 0
-    _rng: random.Random = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-
-    def url(self, path: str = "notify") -> str:
-        return f"json://{self.host}:{self.port}/{path}"
+class Receiver(JsonReceiver):
+    """The shared json:// receiver (failing a share of posts with `fail_rate`, holding them
+    with `delay_s`), read as the event keys its notifications name."""
 
     def keys(self) -> Counter[Key]:
         return Counter(key for body in self.bodies for key in keys_in(body))
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.attempts += 1
-        self.in_flight += 1
-        try:
-            payload = await request.json()
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
-            if self._rng.random() < self.fail_rate:
-                self.failures += 1
-                return web.Response(status=500, text="receiver failing on purpose")
-            self.bodies.append(str(payload.get("message", "")))
-            return web.json_response({"ok": True})
-        finally:
-            self.in_flight -= 1
-
-
-@asynccontextmanager
-async def serving(receiver: Receiver) -> AsyncIterator[Receiver]:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, receiver.host, 0)
-    await site.start()
-    receiver.port = runner.addresses[0][1]
-    try:
-        yield receiver
-    finally:
-        await runner.cleanup()
 
 
 def folder_keys(folder: Path) -> Counter[Key]:

@@ -11,20 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chaos_daemon import (
-    DaemonProcess,
-    Spawn,
-)
 from chaos_traffic import (
     FIGURES,
+    RECEIVER_MAX_BODY,
     CountingFaults,
     LivelyFactory,
     Receiver,
-    SandboxClock,
-    serving,
 )
+from support.cli import DaemonProcess, Spawn
+from support.clock import FreezableClock
+from support.receivers import serve_json
+from support.sandbox import make_world, serve_sandbox
 
-from tossd.sandbox.server import RunningSandbox, Sandbox, serve
+from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
 
 
@@ -48,19 +47,20 @@ async def lively(api_key: str) -> AsyncIterator[LivelyFactory]:
 
         async def factory(
             *, seed: int = 11, extensions: int = 3, activity_every: float = 1.0, **faults: Any
-        ) -> tuple[RunningSandbox, World, SandboxClock, CountingFaults]:
-            world = World.generate(
-                seed,
+        ) -> tuple[RunningSandbox, World, FreezableClock, CountingFaults]:
+            world = make_world(
                 int(time.time()),
+                seed=seed,
                 extensions=extensions,
                 history_days=0,
                 activity_every=activity_every,
                 page_size=500,
             )
-            clock = SandboxClock()
+            clock = FreezableClock()
             counting = CountingFaults(seed=seed, **faults)
-            sandbox = Sandbox(world, api_key=api_key, faults=counting, clock=clock)
-            running = await stack.enter_async_context(serve(sandbox))
+            running = await stack.enter_async_context(
+                serve_sandbox(world, api_key=api_key, faults=counting, clock=clock)
+            )
             return running, world, clock, counting
 
         yield factory
@@ -68,7 +68,7 @@ async def lively(api_key: str) -> AsyncIterator[LivelyFactory]:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    async with serving(Receiver(seed=5)) as running:
+    async with serve_json(Receiver(seed=5), max_body=RECEIVER_MAX_BODY) as running:
         yield running
 
 

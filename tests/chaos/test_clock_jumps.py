@@ -11,26 +11,26 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from chaos_daemon import (
-    wait_until,
-    write_daemon_config,
-)
+from chaos_daemon import DAEMON_LOG, every_event_route
 from chaos_traffic import (
-    EVENT_TEMPLATE,
     Key,
     Receiver,
     expected_keys,
     live_extensions,
     record_figures,
 )
+from support.clock import SkewedClock
+from support.config import write_config_file
+from support.sandbox import make_world, serve_sandbox
+from support.wait import wait_until
 
 from tossd.config.load import load_config
 from tossd.config.model import Config
+from tossd.daemon.database import open_store
 from tossd.daemon.resources import open_client, ready_routes
 from tossd.domain import Stream
 from tossd.notify.deliver import Deliverer
 from tossd.poll.poller import Poller
-from tossd.sandbox.server import Sandbox, serve
 from tossd.sandbox.world import World
 from tossd.store.store import Store
 
@@ -40,20 +40,9 @@ QUIET = 10 * 86400.0  # no live activity: only what a test adds by hand
 
 
 @dataclass
-class Clocks:
-    """The provider's time (always forward) and the host's, which is off by `offset`."""
-
-    provider: float = START
-    offset: float = 0.0
-
-    def host(self) -> float:
-        return self.provider + self.offset
-
-
-@dataclass
 class Rig:
     world: World
-    clocks: Clocks
+    clocks: SkewedClock
     poller: Poller
     deliverer: Deliverer
     store: Store
@@ -71,21 +60,14 @@ class Rig:
 
 
 def config_for(tmp_path: Path, url: str, api_key: str, receiver: Receiver) -> Config:
-    path = write_daemon_config(
+    path = write_config_file(
         tmp_path / "tossd.toml",
         state_dir=tmp_path / "state",
         api={"url": url, "key": api_key, "max_requests_per_s": 1000, "retries": 0},
         poll={"initial_window_s": 86400, "overlap_s": 600},
         delivery={"backoff_s": 1, "max_backoff_s": 4, "max_attempts": 100, "audio_wait_s": 30},
-        routes=[
-            {
-                "name": "all",
-                "events": ["call", "voicemail", "sms"],
-                "notify": [receiver.url()],
-                "body_template": EVENT_TEMPLATE,
-                "timezone": "UTC",
-            }
-        ],
+        log=DAEMON_LOG,
+        routes=[every_event_route([receiver.url()])],
     )
     return load_config(path, {})
 
@@ -99,16 +81,15 @@ async def make_rig(receiver: Receiver, tmp_path: Path, api_key: str) -> AsyncIte
     async with AsyncExitStack() as stack:
 
         async def factory(*, activity_every: float) -> Rig:
-            clocks = Clocks()
-            world = World.generate(
-                3, START, extensions=3, history_days=0, activity_every=activity_every
+            clocks = SkewedClock(START)
+            world = make_world(
+                START, seed=3, extensions=3, history_days=0, activity_every=activity_every
             )
-            sandbox = Sandbox(world, api_key=api_key, clock=lambda: clocks.provider)
-            running = await stack.enter_async_context(serve(sandbox))
+            running = await stack.enter_async_context(
+                serve_sandbox(world, api_key=api_key, clock=lambda: clocks.provider)
+            )
             config = config_for(tmp_path, running.url, api_key, receiver)
-            store = stack.enter_context(
-                Store.open(config.store_url, audio_dir=config.state_dir / "audio")
-            )
+            store = stack.enter_context(open_store(config))
             api = await stack.enter_async_context(open_client(config))
             poller = Poller(api, store, config.poll, clock=clocks.host)
             deliverer = Deliverer(

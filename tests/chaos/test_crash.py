@@ -18,14 +18,7 @@ from chaos_daemon import (
     OPEN_DELIVERIES,
     UNPLANNED,
     VOICEMAILS_WITHOUT_AUDIO,
-    DaemonProcess,
-    Spawn,
     daemon_config,
-    db_count,
-    db_rows,
-    integrity,
-    log_records,
-    wait_until,
 )
 from chaos_traffic import (
     LivelyFactory,
@@ -36,6 +29,10 @@ from chaos_traffic import (
     orphan_temps,
     record_figures,
 )
+from support.cli import DaemonProcess, Spawn
+from support.logs import log_records
+from support.store import db_count, db_rows, integrity
+from support.wait import wait_until
 
 from tossd.sandbox.server import Sandbox
 from tossd.sandbox.world import World

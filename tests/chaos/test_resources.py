@@ -12,16 +12,10 @@ import pytest
 from chaos_daemon import (
     OPEN_DELIVERIES,
     VOICEMAILS_WITHOUT_AUDIO,
-    DaemonProcess,
-    Spawn,
     daemon_config,
-    db_count,
-    db_rows,
     fill,
-    integrity,
     limited,
     remount,
-    wait_until,
 )
 from chaos_traffic import (
     LivelyFactory,
@@ -31,6 +25,9 @@ from chaos_traffic import (
     orphan_temps,
     record_figures,
 )
+from support.cli import DaemonProcess, Spawn
+from support.store import db_count, db_rows, integrity
+from support.wait import wait_until
 
 from tossd.sandbox.world import World
 

@@ -8,13 +8,7 @@ from pathlib import Path
 import pytest
 from chaos_daemon import (
     OPEN_DELIVERIES,
-    DaemonProcess,
-    Spawn,
     daemon_config,
-    db_count,
-    db_rows,
-    integrity,
-    wait_until,
 )
 from chaos_traffic import (
     LivelyFactory,
@@ -22,6 +16,9 @@ from chaos_traffic import (
     live_extensions,
     record_figures,
 )
+from support.cli import DaemonProcess, Spawn
+from support.store import db_count, db_rows, integrity
+from support.wait import wait_until
 
 CALLER = "+15550000101"
 FIRST_POLL = "SELECT count(*) FROM poll_state WHERE last_success_at IS NOT NULL"

@@ -16,11 +16,7 @@ from chaos_daemon import (
     OPEN_DELIVERIES,
     UNPLANNED,
     VOICEMAILS_WITHOUT_AUDIO,
-    Spawn,
     daemon_config,
-    db_count,
-    integrity,
-    wait_until,
 )
 from chaos_traffic import (
     LivelyFactory,
@@ -28,6 +24,9 @@ from chaos_traffic import (
     expected_keys,
     record_figures,
 )
+from support.cli import Spawn
+from support.store import db_count, integrity
+from support.wait import wait_until
 
 CYCLES = 300
 WARM_UP_CYCLES = 30

@@ -1,171 +1,58 @@
-"""Notification receivers on loopback: a real SMTP server (aiosmtpd) and a JSON webhook."""
+"""Fixtures of the integration tier: the database in tmp_path, the sandbox's world, and
+notification receivers on loopback (a real SMTP server and JSON webhooks), from `support`."""
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any, cast
+from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from support.receivers import JsonReceiver, SmtpServer, serve_json, serve_smtp
+from support.store import open_store, sqlite_url
+
+from tossd.sandbox.server import RunningSandbox
+from tossd.sandbox.world import World
+from tossd.store.store import Store
 
 
-async def _wait_until(ready: asyncio.Event, done: Any, timeout: float) -> None:
-    """Wait until `done()` holds; `ready` is set (on this loop) after every arrival."""
-    async with asyncio.timeout(timeout):
-        while not done():
-            ready.clear()
-            await ready.wait()
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "tossd.db"
 
 
-class _AnyPortController(Controller):
-    """aiosmtpd's Controller bound to port 0: learns the kernel's port before its self-test.
-
-    Controller connects to (hostname, port) once after binding, which fails for port 0.
-    """
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+@pytest.fixture
+def db_url(db_path: Path) -> str:
+    return sqlite_url(db_path)
 
 
-@dataclass
-class SmtpServer:
-    """Mail that reached the SMTP server, parsed; `url()` is the Apprise URL that sends here."""
-
-    host: str
-    port: int
-    loop: asyncio.AbstractEventLoop
-    messages: list[EmailMessage] = field(default_factory=list)
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def url(self, to: str = "you@example.com", sender: str = "tossd@example.com") -> str:
-        # mailto:// is plain SMTP; mode=insecure says so explicitly (no STARTTLS, no login).
-        return f"mailto://{self.host}:{self.port}?from={sender}&to={to}&mode=insecure"
-
-    def received(self, message: EmailMessage) -> None:
-        self.messages.append(message)
-        self._arrived.set()
-
-    async def wait_for(self, n: int, timeout: float = 5.0) -> list[EmailMessage]:
-        await _wait_until(self._arrived, lambda: len(self.messages) >= n, timeout)
-        return self.messages
+@pytest.fixture
+def store(db_path: Path, tmp_path: Path) -> Iterator[Store]:
+    """The store at `db_path`, its recordings in tmp_path/audio."""
+    with open_store(db_path, audio_dir=tmp_path / "audio") as opened:
+        yield opened
 
 
-class _Mailbox:
-    """aiosmtpd handler: runs on the controller's own thread and loop, hands mail to ours."""
-
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
-
-    async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        parsed = cast(EmailMessage, email.message_from_bytes(raw, policy=email.policy.default))
-        self.server.loop.call_soon_threadsafe(self.server.received, parsed)
-        return "250 OK"
+@pytest.fixture
+def world(sandbox: RunningSandbox) -> World:
+    return sandbox.sandbox.world
 
 
 @pytest.fixture
 async def smtp_server() -> AsyncIterator[SmtpServer]:
-    server = SmtpServer("127.0.0.1", 0, asyncio.get_running_loop())
-    controller = _AnyPortController(_Mailbox(server), hostname=server.host, port=0)
-    # start() blocks until the server thread answers; keep it off this test's loop.
-    await asyncio.to_thread(controller.start)
-    server.port = controller.port
-    try:
+    async with serve_smtp() as server:
         yield server
-    finally:
-        await asyncio.to_thread(controller.stop)
-
-
-@dataclass
-class JsonPost:
-    path: str
-    payload: dict[str, Any]
-    authorization: str | None
-
-
-@dataclass
-class JsonReceiver:
-    """An HTTP endpoint for Apprise's json:// plugin that records what it accepted.
-
-    `fail_next(n)` answers the next n posts with HTTP 500, `down = True` answers all of them
-    so, and `delay_s` holds every answer back (a slow receiver).
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 0
-    posts: list[JsonPost] = field(default_factory=list)
-    attempts: int = 0
-    down: bool = False
-    delay_s: float = 0.0
-    _failures_left: int = 0
-    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def payloads(self) -> list[dict[str, Any]]:
-        return [post.payload for post in self.posts]
-
-    def url(self, path: str = "notify", *, auth: str = "", query: str = "") -> str:
-        """`json://[auth@]127.0.0.1:PORT/path[?query]`: Apprise POSTs to http://.../path."""
-        userinfo = f"{auth}@" if auth else ""
-        return f"json://{userinfo}{self.host}:{self.port}/{path}" + (f"?{query}" if query else "")
-
-    def fail_next(self, n: int) -> None:
-        self._failures_left = n
-
-    async def wait_for(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        await _wait_until(self._arrived, lambda: len(self.posts) >= n, timeout)
-        return self.payloads
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.attempts += 1
-        payload = await request.json()
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        if self.down or self._failures_left > 0:
-            self._failures_left = max(0, self._failures_left - 1)
-            return web.Response(status=500, text="receiver failing on purpose")
-        auth = request.headers.get("Authorization")
-        self.posts.append(JsonPost(request.path, payload, auth))
-        self._arrived.set()
-        return web.json_response({"ok": True})
-
-
-@asynccontextmanager
-async def _serving(receiver: JsonReceiver) -> AsyncIterator[JsonReceiver]:
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", receiver.handle)
-    # A short shutdown: a test may leave a deliberately slow answer pending.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, receiver.host, 0)
-    await site.start()
-    receiver.port = runner.addresses[0][1]
-    try:
-        yield receiver
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
 async def json_receiver() -> AsyncIterator[JsonReceiver]:
-    async with _serving(JsonReceiver()) as receiver:
+    async with serve_json(JsonReceiver()) as receiver:
         yield receiver
 
 
 @pytest.fixture
 async def second_receiver() -> AsyncIterator[JsonReceiver]:
     """Another, independent json receiver (two targets, one failing)."""
-    async with _serving(JsonReceiver()) as receiver:
+    async with serve_json(JsonReceiver()) as receiver:
         yield receiver
 
 

@@ -6,12 +6,12 @@ import asyncio
 import base64
 import importlib
 import re
-import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from support.net import free_port
+from support.receivers import JsonReceiver, SmtpServer
 
 from tossd.notify.apprise import kinds as apprise_edge
 from tossd.notify.apprise.kinds import target_info, validate_url
@@ -19,9 +19,6 @@ from tossd.notify.apprise.send import send
 from tossd.notify.message import Attachment, Message, SendResult, TargetInfo
 from tossd.sandbox.audio import tone_mp3
 from tossd.text.masking import mask_url
-
-if TYPE_CHECKING:  # the receivers are fixtures: conftest is not importable at run time
-    from conftest import JsonReceiver, SmtpServer
 
 MIB = 1024 * 1024
 SECRET_URL_PARTS = ("s3cretpass", "abcdef123456")
@@ -34,12 +31,6 @@ def mp3(tmp_path: Path) -> Attachment:
     path = tmp_path / "voicemail-42.mp3"
     path.write_bytes(tone_mp3(3))
     return Attachment(path=path, name="voicemail.mp3", size=path.stat().st_size)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_mp3_arrives_by_smtp_as_audio_part(smtp_server: SmtpServer, mp3: Attachment) -> None:
@@ -87,7 +78,7 @@ async def test_failing_receiver_gives_a_reason_without_secrets(
 
 
 async def test_unreachable_receiver_is_a_result_not_an_exception() -> None:
-    url = f"json://user:s3cretpass@127.0.0.1:{closed_port()}/x?token=abcdef123456"
+    url = f"json://user:s3cretpass@127.0.0.1:{free_port()}/x?token=abcdef123456"
 
     result = await send(url, Message(TITLE, BODY), kind="json")
 
@@ -107,7 +98,7 @@ async def test_receiver_recovers_after_failures(json_receiver: JsonReceiver) -> 
 
 
 async def test_one_failing_target_does_not_affect_another(json_receiver: JsonReceiver) -> None:
-    dead = f"json://127.0.0.1:{closed_port()}/notify"
+    dead = f"json://127.0.0.1:{free_port()}/notify"
 
     bad, good = await asyncio.gather(
         send(dead, Message(TITLE, "lost"), kind="json"),

@@ -2,49 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from support.cli import run_tossd_sync
+from support.sandbox import sandbox_command
 
 from tossd.api.envelope import decode_envelope
 from tossd.api.phpserial import loads
 
 
-def tossd(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tossd", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
-
-
 @pytest.fixture(scope="module")
 def sandbox_process() -> Iterator[str]:
     """`tossd sandbox --port 0 --api-key K`, started as users start it; yields its URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tossd", "sandbox", "--port", "0", "--api-key", "K-123456"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "listening on" in line, line
-    yield line.rsplit(" ", 1)[1].strip()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 0
-    proc.stdout.close()
+    with sandbox_command("K-123456") as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -93,7 +67,7 @@ def test_sandbox_command_errors_use_the_provider_envelope(sandbox_process: str, 
 def test_bad_config_names_the_key_and_exits_78(tmp_path: Path) -> None:
     config = tmp_path / "tossd.toml"
     config.write_text('[api]\nkey = "s3cr3t-key-value"\nmax_concurrency = 0\n')
-    result = tossd("config", "check", "-c", str(config))
+    result = run_tossd_sync("config", "check", "-c", str(config))
     assert result.returncode == 78
     assert "api.max_concurrency" in result.stderr
     assert "s3cr3t-key-value" not in result.stderr + result.stdout
@@ -102,7 +76,7 @@ def test_bad_config_names_the_key_and_exits_78(tmp_path: Path) -> None:
 def test_config_check_prints_effective_config_masked(tmp_path: Path) -> None:
     config = tmp_path / "tossd.toml"
     config.write_text(f'state_dir = "{tmp_path}"\n[api]\nformat = "php_serial"\n')
-    result = tossd(
+    result = run_tossd_sync(
         "config", "check", env={"TOSSD_CONFIG": str(config), "TOSSD_API_KEY": "envkey-42"}
     )
     assert result.returncode == 0, result.stderr
@@ -111,12 +85,12 @@ def test_config_check_prints_effective_config_masked(tmp_path: Path) -> None:
 
 
 def test_missing_explicit_config_is_a_config_error(tmp_path: Path) -> None:
-    result = tossd("config", "check", "-c", str(tmp_path / "absent.toml"))
+    result = run_tossd_sync("config", "check", "-c", str(tmp_path / "absent.toml"))
     assert result.returncode == 78
     assert "absent.toml" in result.stderr
 
 
 def test_example_config_passes_check() -> None:
     example = Path(__file__).parents[2] / "config" / "tossd.example.toml"
-    result = tossd("config", "check", "-c", str(example))
+    result = run_tossd_sync("config", "check", "-c", str(example))
     assert result.returncode == 0, result.stderr

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
+from support.sandbox import ask, looks_like_mp3, records
 
 from tossd.api.client import Client
 from tossd.api.envelope import Format
@@ -20,15 +20,6 @@ FORMATS: list[Format] = ["json", "php_serial"]
 MakeClient = Callable[..., Client]
 
 
-def looks_like_mp3(data: bytes) -> bool:
-    return data[:3] == b"ID3" or (data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
-
-
-def truth(sandbox: RunningSandbox, method: str, now: int, **params: Any) -> Any:
-    """What the sandbox's account holds, asked directly (not over HTTP)."""
-    return sandbox.sandbox.world.call(method, {k: str(v) for k, v in params.items()}, now)
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_extensions_and_calls(
     fmt: Format, make_client: MakeClient, sandbox: RunningSandbox, now: int
@@ -36,7 +27,7 @@ async def test_extensions_and_calls(
     client = make_client(fmt)
     extensions = await client.extension_list()
     assert {e.extensionid for e in extensions} == {
-        int(e["extensionid"]) for e in truth(sandbox, "extensionList", now)
+        int(e["extensionid"]) for e in ask(sandbox.sandbox.world, "extensionList", now)
     }
     first = extensions[0]
     assert await client.extension_get(extensionid=first.extensionid) == first
@@ -44,7 +35,7 @@ async def test_extensions_and_calls(
 
     window = {"startdate": now - 7 * 86400, "enddate": now}
     calls = await client.call_records(**window)
-    expected = _all_pages(sandbox, "callRecords", now, **window)
+    expected = records(sandbox.sandbox.world, "callRecords", now, **window)
     assert [(c.extensionid, c.startdate, c.callernum) for c in calls] == [
         (int(r["extensionid"]), int(r["startdate"]), str(r["callernum"])) for r in expected
     ]
@@ -70,7 +61,7 @@ async def test_voicemail_and_audio(
     audio = clip.audio()
     assert len(audio) == clip.filesize > 0
     assert looks_like_mp3(audio)
-    served = truth(sandbox, "audioclipGet", now, clipid=voicemails[0].clipid)
+    served = ask(sandbox.sandbox.world, "audioclipGet", now, clipid=voicemails[0].clipid)
     assert audio == base64.b64decode(served["filedata"])
 
     await client.extension_voicemail_set(extensionid=ext.extensionid, vmid=voicemails[0].vmid)
@@ -128,8 +119,8 @@ async def test_sms_paging(
     client = make_client(fmt)
     ext = (await client.extension_list(active=True))[0]
     texts = await client.sms_get(did=ext.did, startdate=now - 7 * 86400, enddate=now)
-    expected = _all_pages(
-        sandbox, "smsGet", now, did=ext.did, startdate=now - 7 * 86400, enddate=now
+    expected = records(
+        sandbox.sandbox.world, "smsGet", now, did=ext.did, startdate=now - 7 * 86400, enddate=now
     )
     assert [t.smsid for t in texts] == [str(t["smsid"]) for t in expected]
     inbound = await client.sms_get(
@@ -233,12 +224,3 @@ async def test_concurrency_limit_is_shared(
     client = make_client(max_concurrency=3)
     await asyncio.gather(*(client.number_get_countries() for _ in range(12)))
     assert sandbox.sandbox.max_in_flight == 3
-
-
-def _all_pages(sandbox: RunningSandbox, method: str, now: int, **params: Any) -> list[Any]:
-    rows: list[Any] = []
-    page = 1
-    while chunk := truth(sandbox, method, now, **params, page=page):
-        rows.extend(chunk)
-        page += 1
-    return rows

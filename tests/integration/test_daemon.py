@@ -3,36 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
-import sqlite3
-import sys
 import time
-from asyncio.subprocess import DEVNULL, PIPE
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from support.cli import RunTossd, start_tossd
+from support.logs import parse_records
+from support.sandbox import serve_sandbox, served_calls
+from support.store import db_count, open_store
 
 from tossd.domain import EventKind
-from tossd.sandbox.server import Faults, RunningSandbox, Sandbox, serve
+from tossd.sandbox.server import Faults, RunningSandbox
 from tossd.sandbox.world import World
 from tossd.store.store import Store
 
-RunTossd = Callable[..., Awaitable[tuple[int, str, str]]]
-
-
-def open_store(tmp_path: Path) -> Store:
-    return Store.open(
-        f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "state" / "audio"
-    )
-
-
-async def spawn(*args: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tossd", *args, stdout=DEVNULL, stderr=PIPE
-    )
+ANNOUNCED = "SELECT count(*) FROM events WHERE announce"
 
 
 def stored_calls(store: Store) -> list[tuple[int, int, str]]:
@@ -41,20 +29,6 @@ def stored_calls(store: Store) -> list[tuple[int, int, str]]:
         for e in store.list_events()
         if e.kind in (EventKind.CALL, EventKind.MISSED_CALL)
     ]
-
-
-def served_calls(world: World, now: int, active: set[int]) -> set[tuple[int, int, str]]:
-    out, page = [], 1
-    while rows := world.call(
-        "callRecords", {"startdate": "0", "enddate": str(now + 86400), "page": str(page)}, now
-    ):
-        out.extend(rows)
-        page += 1
-    return {
-        (r["extensionid"], r["startdate"], r["callernum"])
-        for r in out
-        if r["extensionid"] in active
-    }
 
 
 @pytest.mark.parametrize("kill_during", ["callRecords", "audioclipGet"])
@@ -72,7 +46,7 @@ async def test_killed_between_fetch_and_commit_loses_nothing(
     sandbox.sandbox.faults.latency_ms = 150
     config = write_config(sandbox.url)
 
-    proc = await spawn("poll", "--once", "-c", str(config))
+    proc = await start_tossd("poll", "--once", "-c", str(config))
     await asyncio.wait_for(sandbox.sandbox.wait_for(kill_during), 30)
     proc.kill()
     assert await proc.wait() == -signal.SIGKILL
@@ -80,11 +54,12 @@ async def test_killed_between_fetch_and_commit_loses_nothing(
     sandbox.sandbox.faults.latency_ms = 0
     code, _out, err = await run_tossd("poll", "--once", "-c", str(config))
     assert code == 0, err
-    with open_store(tmp_path) as store:
+    with open_store(tmp_path / "state" / "tossd.db") as store:
         calls = stored_calls(store)
         active = {e.extensionid for e in store.active_extensions()}
         assert len(calls) == len(set(calls))
-        assert set(calls) == served_calls(world, int(time.time()), active)
+        served_at = int(time.time())
+        assert set(calls) == served_calls(world, served_at, active, until=served_at + 86400)
         voicemail = [e for e in store.list_events(kind="voicemail") if e.announce]
         assert voicemail and all(store.audio_for(e.id) is not None for e in voicemail)
         assert store.integrity_check() == "ok"
@@ -92,10 +67,12 @@ async def test_killed_between_fetch_and_commit_loses_nothing(
 
 
 @pytest.fixture
-async def lively_sandbox(api_key: str) -> AsyncIterator[RunningSandbox]:
+async def lively_sandbox(
+    make_world: Callable[..., World], api_key: str
+) -> AsyncIterator[RunningSandbox]:
     """A sandbox whose account gets a new call, voicemail or text every second."""
-    world = World.generate(11, int(time.time()), extensions=3, activity_every=1.0)
-    async with serve(Sandbox(world, api_key=api_key, faults=Faults())) as running:
+    world = make_world(seed=11, extensions=3, activity_every=1.0)
+    async with serve_sandbox(world, api_key=api_key, faults=Faults()) as running:
         yield running
 
 
@@ -109,9 +86,11 @@ async def test_run_keeps_finding_new_activity_and_stops_on_sigterm(
     config = write_config(
         lively_sandbox.url, poll={"interval_s": 0.3, "jitter_s": 0, "initial_window_s": 0}
     )
-    proc = await spawn("run", "-c", str(config))
+    proc = await start_tossd("run", "-c", str(config))
     try:
-        announced = await wait_for_announced(tmp_path, at_least=6, timeout=40)
+        announced = await wait_for_announced(
+            tmp_path / "state" / "tossd.db", at_least=6, timeout=40
+        )
     finally:
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -121,7 +100,7 @@ async def test_run_keeps_finding_new_activity_and_stops_on_sigterm(
     assert announced >= 6
     assert proc.stderr is not None
     log = (await proc.stderr.read()).decode()
-    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    records = parse_records(log, strict=True)
     assert any(r["event"] == "poll.cycle" and r["new"] > 0 for r in records)
     assert any(r["event"] == "daemon.stopped" for r in records)
     assert api_key not in log
@@ -132,24 +111,18 @@ async def test_run_keeps_finding_new_activity_and_stops_on_sigterm(
     assert identities and len(identities) == len(set(identities))
 
 
-async def wait_for_announced(tmp_path: Path, *, at_least: int, timeout: float) -> int:
-    """Wait until the daemon has recorded `at_least` announced events.
+async def wait_for_announced(db: Path, *, at_least: int, timeout: float) -> int:
+    """Wait until the daemon has recorded `at_least` announced events; the last count read.
 
-    Read-only sqlite3, not Store.open: opening the store migrates, which takes the write
-    lock the daemon needs.
+    `db_count` reads read-only, not through Store.open: opening the store migrates, which
+    takes the write lock the daemon needs. Not migrated yet counts as none.
     """
     deadline = time.monotonic() + timeout
-    db = tmp_path / "state" / "tossd.db"
     count = 0
     while time.monotonic() < deadline:
-        if db.exists():
-            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-                try:
-                    count = conn.execute("SELECT count(*) FROM events WHERE announce").fetchone()[0]
-                except sqlite3.OperationalError:
-                    count = 0  # not migrated yet
-            if count >= at_least:
-                return count
+        count = max(0, db_count(db, ANNOUNCED))
+        if count >= at_least:
+            return count
         await asyncio.sleep(0.2)
     return count
 
@@ -180,7 +153,7 @@ async def test_db_upgrade_creates_a_private_database(
     assert "up to date" in out
     db = tmp_path / "state" / "tossd.db"
     assert db.stat().st_mode & 0o777 == 0o600
-    with open_store(tmp_path) as store:
+    with open_store(db) as store:
         assert store.integrity_check() == "ok"
 
 
@@ -189,7 +162,7 @@ async def test_run_with_a_rejected_key_stays_up_and_says_so_without_tracebacks(
 ) -> None:
     config = write_config(sandbox.url, poll={"interval_s": 0.3, "jitter_s": 0})
     config.write_text(config.read_text().replace('key = "', 'key = "wrong-'))
-    proc = await spawn("run", "-c", str(config))
+    proc = await start_tossd("run", "-c", str(config))
     try:
         # Several poll intervals: the key is refused at every extension sync.
         async with asyncio.timeout(30):
@@ -201,7 +174,7 @@ async def test_run_with_a_rejected_key_stays_up_and_says_so_without_tracebacks(
     assert code == 0
     assert proc.stderr is not None
     log = (await proc.stderr.read()).decode()
-    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    records = parse_records(log, strict=True)
     refused = [r for r in records if r["event"] == "extensions.sync_failed"]
     assert refused and all(r.get("key_rejected") for r in refused)
     assert not any(r["event"] == "job.failed" for r in records)

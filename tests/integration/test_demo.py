@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from asyncio.subprocess import PIPE
 from pathlib import Path
+
+from support.cli import start_tossd
 
 
 async def test_demo_delivers_a_voicemail_with_its_mp3_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     demo_dir = tmp_path / "tossd-demo"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tossd", "demo", "--dir", str(demo_dir), stdout=PIPE, stderr=PIPE
-    )
+    proc = await start_tossd("demo", "--dir", str(demo_dir), stdout=PIPE)
     assert proc.stdout is not None
     seen: list[str] = []
     try:

@@ -14,6 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from pydantic import ValidationError
+from support.clock import ManualClock
+from support.store import open_store, sqlite_url
 
 from tossd.config.model import Config, PollConfig
 from tossd.config.ops import HealthConfig, Listen, parse_listen
@@ -37,14 +39,6 @@ from tossd.store.store import Store
 NOW = 1_700_000_000
 INTERVAL = 60.0
 EXT = KnownExtension(extensionid=7, did="15550007", alias="office", startdate=0, enddate=0)
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def state(stream: Stream, last_success_at: int | None, error: str | None = None) -> PollState:
@@ -135,13 +129,8 @@ def test_health_is_off_by_default_and_port_zero_is_for_tests() -> None:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'state' / 'tossd.db'}"
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
-    with Store.open(db_url, audio_dir=tmp_path / "state" / "audio") as opened:
+def store(db_path: Path) -> Iterator[Store]:
+    with open_store(db_path) as opened:
         opened.sync_extensions(
             [ListedExtension(extensionid=7, did="15550007", alias="office")], NOW
         )
@@ -160,19 +149,21 @@ def poll_everything(store: Store, at: int) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
-def metrics(facts: StoreFacts, clock: Clock) -> Metrics:
+def metrics(facts: StoreFacts, clock: ManualClock) -> Metrics:
     made = Metrics(streams=[s.value for s in Stream])
     made.watch_store(facts, [s.value for s in Stream], clock=clock)
     return made
 
 
 @pytest.fixture
-async def server(facts: StoreFacts, clock: Clock, metrics: Metrics) -> AsyncIterator[HealthServer]:
+async def server(
+    facts: StoreFacts, clock: ManualClock, metrics: Metrics
+) -> AsyncIterator[HealthServer]:
     intervals = {s.value: INTERVAL for s in Stream}
     check = HealthCheck(facts, intervals, started_at=NOW, clock=clock)
     async with serve_health("127.0.0.1:0", check.report, metrics) as running:
@@ -185,7 +176,7 @@ async def get(url: str) -> tuple[int, str, str]:
 
 
 async def test_healthz_turns_503_with_reasons_once_a_stream_is_stale(
-    store: Store, server: HealthServer, clock: Clock
+    store: Store, server: HealthServer, clock: ManualClock
 ) -> None:
     assert server.url.startswith("http://127.0.0.1:") and not server.url.endswith(":0")
     status, content_type, body = await get(f"{server.url}/healthz")
@@ -228,7 +219,7 @@ def value(found: dict[str, list[Sample]], name: str, **labels: str) -> float:
 
 
 async def test_metrics_expose_the_documented_names(
-    store: Store, server: HealthServer, clock: Clock, metrics: Metrics
+    store: Store, server: HealthServer, clock: ManualClock, metrics: Metrics
 ) -> None:
     poll_everything(store, NOW)
     event = NewEvent(EventKind.MISSED_CALL, 7, "call:1", NOW - 500, True, {})
@@ -296,7 +287,7 @@ def test_metrics_use_their_own_registry(facts: StoreFacts) -> None:
 
 def test_an_unreadable_store_reads_as_down_not_as_a_failed_scrape(tmp_path: Path) -> None:
     (tmp_path / "empty.db").touch()
-    with StoreFacts.open_existing(f"sqlite:///{tmp_path / 'empty.db'}") as broken:
+    with StoreFacts.open_existing(sqlite_url(tmp_path / "empty.db")) as broken:
         metrics = Metrics()
         metrics.watch_store(broken, ["sms"])
         body, _ = metrics.render()
@@ -305,7 +296,9 @@ def test_an_unreadable_store_reads_as_down_not_as_a_failed_scrape(tmp_path: Path
     assert "tossd_deliveries" not in found
 
 
-async def test_without_metrics_only_healthz_is_served(facts: StoreFacts, clock: Clock) -> None:
+async def test_without_metrics_only_healthz_is_served(
+    facts: StoreFacts, clock: ManualClock
+) -> None:
     check = HealthCheck(facts, {"sms": INTERVAL}, started_at=NOW, clock=clock)
     async with serve_health("127.0.0.1:0", check.report) as running:
         assert (await get(f"{running.url}/healthz"))[0] == 200

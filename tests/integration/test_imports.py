@@ -6,11 +6,12 @@ Every check runs in a fresh interpreter, so nothing another test imported counts
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.cli import run_python
+from support.config import write_config_file
 
 #: Imported by no command that does not send, draw, serve or migrate.
 HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "apprise", "aiohttp", "matplotlib", "jinja2"}
@@ -33,13 +34,7 @@ with open(sys.argv[1], "w") as out:
 def loaded_by(tmp_path: Path, *argv: str) -> set[str]:
     """The modules in sys.modules after `tossd ARGV` ran in a fresh interpreter."""
     report = tmp_path / "modules.json"
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(report), *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = run_python(PROBE, str(report), *argv)
     assert report.exists(), proc.stderr
     return set(json.loads(report.read_text())["modules"])
 
@@ -56,19 +51,16 @@ def third_party(modules: set[str]) -> set[str]:
 
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "tossd.toml"
-    path.write_text(
-        f'state_dir = "{tmp_path / "state"}"\n[api]\nurl = "http://127.0.0.1:9/apihttp.php"\n'
-        'key = "not-a-real-key"\n'
+    return write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": "http://127.0.0.1:9/apihttp.php", "key": "not-a-real-key"},
     )
-    return path
 
 
 def test_importing_the_domain_loads_no_third_party_package() -> None:
     probe = "import sys, tossd.domain, tossd.errors, tossd.retry; print('\\n'.join(sys.modules))"
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+    out = run_python(probe, check=True).stdout
     assert third_party(set(out.split())) == set()
 
 

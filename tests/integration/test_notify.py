@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.clock import ManualClock
+from support.config import write_config_file
+from support.sandbox import first_active
+from support.store import open_store
 
 from tossd.config.load import load_config
 from tossd.config.model import Config
@@ -22,35 +25,23 @@ from tossd.store.store import Store
 HOUR = 3600
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def routes_config(tmp_path: Path, url: str, api_key: str, routes: list[dict[str, Any]]) -> Config:
-    lines = [f'state_dir = "{tmp_path / "state"}"', "[api]", f'url = "{url}"', f'key = "{api_key}"']
-    lines += ["max_requests_per_s = 1000", "[delivery]", "backoff_s = 60", "audio_wait_s = 0"]
-    for route in routes:
-        lines.append("[[route]]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in route.items()]
-    path = tmp_path / "tossd.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": url, "key": api_key, "max_requests_per_s": 1000},
+        delivery={"backoff_s": 60, "audio_wait_s": 0},
+        routes=routes,
+    )
     return load_config(path, {})
 
 
-def active_extension(world: World, now: int) -> int:
-    return min(i for i, e in world.extensions.items() if e["enddate"] == 0 or e["enddate"] > now)
-
-
 @pytest.fixture
-def store_of(tmp_path: Path) -> Callable[[], Store]:
+def store_of(db_path: Path) -> Callable[[], Store]:
+    """Opens the store `tossd` keeps in tmp_path/state (a new one per call: a new process)."""
+
     def opener() -> Store:
-        return Store.open(
-            f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "state" / "audio"
-        )
+        return open_store(db_path)
 
     return opener
 
@@ -65,7 +56,7 @@ async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
     store_of: Callable[[], Store],
 ) -> None:
     world = sandbox.sandbox.world
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     world.add_voicemail(
         extensionid=ext,
         timestamp=now - 60,
@@ -106,7 +97,7 @@ async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
     assert len(smtp_server.messages) == 1 and len(json_receiver.posts) == 2
 
 
-async def make_deliverer(config: Config, store: Store, clock: Clock) -> Deliverer:
+async def make_deliverer(config: Config, store: Store, clock: ManualClock) -> Deliverer:
     # The ledger's schedule under test control.
     return open_deliverer(config, store, ready_routes(config), clock=clock)
 
@@ -115,7 +106,7 @@ def seed_event(store: Store, world: World, now: int, caller: str = "+15550001") 
     """Record one announced missed call as a poll would (the poller is tested elsewhere)."""
     from tossd.domain import EventKind, NewEvent, Stream
 
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     event = NewEvent(
         EventKind.MISSED_CALL,
         ext,
@@ -142,7 +133,7 @@ async def test_failing_receiver_is_retried_and_gets_exactly_one(
         [{"name": "pager", "events": ["call"], "notify": [json_receiver.url()]}],
     )
     json_receiver.fail_next(2)
-    clock = Clock(now)
+    clock = ManualClock(now)
     with store_of() as store:
         seed_event(store, sandbox.sandbox.world, now)
         deliverer = await make_deliverer(config, store, clock)
@@ -182,7 +173,7 @@ async def test_one_failing_target_never_resends_to_the_healthy_one(
         ],
     )
     second_receiver.down = True
-    clock = Clock(now)
+    clock = ManualClock(now)
     with store_of() as store:
         seed_event(store, sandbox.sandbox.world, now)
         deliverer = await make_deliverer(config, store, clock)
@@ -215,11 +206,11 @@ async def test_restart_between_attempts_loses_and_repeats_nothing(
     with store_of() as store:
         seed_event(store, sandbox.sandbox.world, now, "+15550001")
         seed_event(store, sandbox.sandbox.world, now + 1, "+15550002")
-        first = await (await make_deliverer(config, store, Clock(now))).drain()
+        first = await (await make_deliverer(config, store, ManualClock(now))).drain()
     assert first.failed == 2
     json_receiver.down = False
     with store_of() as store:  # a new process: new store, new deliverer
-        restarted = await make_deliverer(config, store, Clock(now + 2 * HOUR))
+        restarted = await make_deliverer(config, store, ManualClock(now + 2 * HOUR))
         assert (await restarted.drain()).sent == 2
         assert (await restarted.drain()).sent == 0
     callers = sorted(
@@ -253,7 +244,7 @@ async def test_quiet_hours_hold_then_release_one_digest(
             }
         ],
     )
-    clock = Clock(now)
+    clock = ManualClock(now)
     with store_of() as store:
         deliverer = await make_deliverer(config, store, clock)
         for n in range(3):
@@ -279,7 +270,7 @@ async def test_hostile_caller_id_is_neutralised_on_every_receiver(
     now: int,
 ) -> None:
     world = sandbox.sandbox.world
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     hostile = "<!channel> @everyone\r\nBcc: victim@example.com\x1b[31m <@U123>"
     world.add_voicemail(
         extensionid=ext, timestamp=now - 10, callernum="+15550123", callername=hostile
@@ -313,7 +304,7 @@ async def test_down_receiver_gets_everything_after_outbox_retry(
     run_tossd: Callable[..., Any],
 ) -> None:
     world = sandbox.sandbox.world
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     for n in range(3):
         world.add_call(extensionid=ext, startdate=now - 50 + n, callernum=f"+1555010{n}", seconds=0)
     routes_config(
@@ -344,7 +335,7 @@ async def test_audio_over_the_cap_is_not_attached_and_the_text_says_why(
     now: int,
 ) -> None:
     world = sandbox.sandbox.world
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=20)
     config = routes_config(
         tmp_path,
@@ -374,7 +365,7 @@ async def test_targets_without_attachments_say_so(
     from tossd.poll.poller import Poller
 
     world = sandbox.sandbox.world
-    ext = active_extension(world, now)
+    ext = first_active(world, now)
     world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=5)
     config = routes_config(
         tmp_path,
@@ -421,7 +412,7 @@ async def test_undeliverable_goes_dead_and_retry_all_revives_it(
         update={"delivery": config.delivery.model_copy(update={"max_attempts": 2})}
     )
     json_receiver.down = True
-    clock = Clock(now)
+    clock = ManualClock(now)
     with store_of() as store:
         seed_event(store, sandbox.sandbox.world, now)
         deliverer = await make_deliverer(config, store, clock)
@@ -475,7 +466,7 @@ async def test_notify_config_file_with_tags_selects_targets(
 ) -> None:
     world = sandbox.sandbox.world
     world.add_call(
-        extensionid=active_extension(world, now),
+        extensionid=first_active(world, now),
         startdate=now - 5,
         callernum="+15550111",
         seconds=0,

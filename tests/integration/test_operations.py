@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import sys
-from asyncio.subprocess import DEVNULL, PIPE
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -17,50 +13,32 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.cli import start_tossd
+from support.config import write_config_file
+from support.net import free_port
+from support.systemd import FakeSystemd
 
 from tossd.config.load import load_config
-from tossd.daemon.operations import Operations
 from tossd.daemon.database import open_store
+from tossd.daemon.operations import Operations
 from tossd.daemon.resources import open_deliverer, ready_routes
 from tossd.domain import Stream
 from tossd.poll.poller import Poller
 from tossd.sandbox.server import RunningSandbox
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.setblocking(False)
-    yield sock
-    sock.close()
-
-
-async def next_datagram(sock: socket.socket, timeout: float = 30) -> str:
-    loop = asyncio.get_running_loop()
-    return (await asyncio.wait_for(loop.sock_recv(sock, 4096), timeout)).decode()
-
-
-async def wait_for_message(sock: socket.socket, prefix: str, timeout: float = 30) -> list[str]:
-    """Every datagram up to and including the first with a line starting with `prefix`."""
-    seen: list[str] = []
-    async with asyncio.timeout(timeout):
-        while not any(line.startswith(prefix) for d in seen for line in d.splitlines()):
-            seen.append(await next_datagram(sock))
-    return seen
+def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
+    """NOTIFY_SOCKET's receiving end, read by this test's event loop (so non-blocking)."""
+    fake = FakeSystemd(str(tmp_path / "notify.sock"), timeout=0)
+    yield fake
+    fake.close()
 
 
 async def test_run_speaks_sd_notify_and_serves_health_and_metrics(
     sandbox: RunningSandbox,
     write_config: Callable[..., Path],
-    notify_socket: socket.socket,
-    tmp_path: Path,
+    systemd: FakeSystemd,
 ) -> None:
     port = free_port()
     config = write_config(
@@ -68,28 +46,18 @@ async def test_run_speaks_sd_notify_and_serves_health_and_metrics(
         poll={"interval_s": 0.5, "jitter_s": 0},
         health={"listen": f"127.0.0.1:{port}"},
     )
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "1000000"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tossd",
-        "run",
-        "-c",
-        str(config),
-        env=env,
-        stdout=DEVNULL,
-        stderr=PIPE,
-    )
+    env = {"NOTIFY_SOCKET": systemd.env_value, "WATCHDOG_USEC": "1000000"}
+    proc = await start_tossd("run", "-c", str(config), env=env)
     try:
-        ready = await wait_for_message(notify_socket, "READY=1")
-        status = await wait_for_message(notify_socket, "STATUS=calls")
-        watchdog = await wait_for_message(notify_socket, "WATCHDOG=1")
+        ready = await systemd.wait_for_message("READY=1")
+        status = await systemd.wait_for_message("STATUS=calls")
+        watchdog = await systemd.wait_for_message("WATCHDOG=1")
         async with httpx.AsyncClient() as http:
             healthz = await http.get(f"http://127.0.0.1:{port}/healthz")
             metrics = await http.get(f"http://127.0.0.1:{port}/metrics")
     finally:
         proc.send_signal(signal.SIGTERM)
-        stopping = await wait_for_message(notify_socket, "STOPPING=1", timeout=15)
+        stopping = await systemd.wait_for_message("STOPPING=1", timeout=15)
         code = await asyncio.wait_for(proc.wait(), 15)
         assert proc.stderr is not None
         await proc.stderr.read()
@@ -107,11 +75,12 @@ async def test_self_alerts_on_failing_stream_and_on_recovery(
     api_key: str,
     make_client: Callable[..., Any],
 ) -> None:
-    path = tmp_path / "tossd.toml"
-    path.write_text(
-        f'state_dir = "{tmp_path / "state"}"\n[api]\nurl = "{sandbox.url}"\nkey = "{api_key}"\n'
-        "[alerts]\nafter_failures = 2\n"
-        f'[[route]]\nname = "ops"\nevents = ["tossd_error"]\nnotify = ["{json_receiver.url()}"]\n'
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": api_key},
+        alerts={"after_failures": 2},
+        routes=[{"name": "ops", "events": ["tossd_error"], "notify": [json_receiver.url()]}],
     )
     config = load_config(path, {})
     with open_store(config) as store:
@@ -150,12 +119,15 @@ async def test_dead_deliveries_raise_an_alert(
 ) -> None:
     from tossd.domain import EventKind, NewEvent
 
-    path = tmp_path / "tossd.toml"
-    path.write_text(
-        f'state_dir = "{tmp_path / "state"}"\n[api]\nurl = "{sandbox.url}"\nkey = "{api_key}"\n'
-        "[delivery]\nmax_attempts = 1\n"
-        f'[[route]]\nname = "calls"\nevents = ["call"]\nnotify = ["{second_receiver.url()}"]\n'
-        f'[[route]]\nname = "ops"\nevents = ["tossd_error"]\nnotify = ["{json_receiver.url()}"]\n'
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": api_key},
+        delivery={"max_attempts": 1},
+        routes=[
+            {"name": "calls", "events": ["call"], "notify": [second_receiver.url()]},
+            {"name": "ops", "events": ["tossd_error"], "notify": [json_receiver.url()]},
+        ],
     )
     config = load_config(path, {})
     second_receiver.down = True

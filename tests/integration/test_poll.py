@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
+from support.clock import ManualClock
+from support.sandbox import first_active, served_calls
 
 from tossd.api.client import Client
 from tossd.config.model import PollConfig
@@ -19,63 +20,20 @@ from tossd.store.store import Store
 HOUR = 3600
 
 
-class Clock:
-    def __init__(self, now: int) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return float(self.now)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(
-        f"sqlite:///{tmp_path / 'state' / 'tossd.db'}", audio_dir=tmp_path / "audio"
-    ) as s:
-        yield s
-
-
-@pytest.fixture
-def world(sandbox: RunningSandbox) -> World:
-    return sandbox.sandbox.world
-
-
 @pytest.fixture
 def make_poller(
     make_client: Callable[..., Client], store: Store, now: int
-) -> Callable[..., tuple[Poller, Clock]]:
-    def factory(**overrides: object) -> tuple[Poller, Clock]:
-        clock = Clock(now)
+) -> Callable[..., tuple[Poller, ManualClock]]:
+    def factory(**overrides: object) -> tuple[Poller, ManualClock]:
+        clock = ManualClock(now)
         config = PollConfig.model_validate({"overlap_s": 600, "initial_window_s": 900, **overrides})
         return Poller(make_client(), store, config, clock=clock), clock
 
     return factory
 
 
-def first_active(world: World, now: int) -> int:
-    return min(i for i, e in world.extensions.items() if e["enddate"] == 0 or e["enddate"] > now)
-
-
-def truth_calls(world: World, now: int, active: set[int]) -> set[tuple[int, int, str]]:
-    rows = world.call(
-        "callRecords", {"startdate": "0", "enddate": str(now + HOUR), "page": "1"}, now
-    )
-    page, out = 1, []
-    while rows:
-        out.extend(rows)
-        page += 1
-        rows = world.call(
-            "callRecords", {"startdate": "0", "enddate": str(now + HOUR), "page": str(page)}, now
-        )
-    return {
-        (r["extensionid"], r["startdate"], r["callernum"])
-        for r in out
-        if r["extensionid"] in active
-    }
-
-
 async def test_two_polls_store_everything_once(
-    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+    make_poller: Callable[..., tuple[Poller, ManualClock]], store: Store, world: World, now: int
 ) -> None:
     poller, _ = make_poller()
     await poller.poll_all()
@@ -89,12 +47,12 @@ async def test_two_polls_store_everything_once(
         for e in store.list_events()
         if e.kind in (EventKind.CALL, EventKind.MISSED_CALL)
     }
-    assert stored == truth_calls(world, now, active)
+    assert stored == served_calls(world, now, active, until=now + HOUR)
     assert counts[EventKind.VOICEMAIL] > 0 and counts[EventKind.SMS] > 0
 
 
 async def test_first_sight_announces_only_the_initial_window(
-    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+    make_poller: Callable[..., tuple[Poller, ManualClock]], store: Store, world: World, now: int
 ) -> None:
     ext = first_active(world, now)
     world.add_call(extensionid=ext, startdate=now - 300, callernum="+15550001", seconds=0)
@@ -109,7 +67,7 @@ async def test_first_sight_announces_only_the_initial_window(
 
 
 async def test_everything_that_happened_while_down_is_new_after_restart(
-    make_poller: Callable[..., tuple[Poller, Clock]],
+    make_poller: Callable[..., tuple[Poller, ManualClock]],
     store: Store,
     world: World,
     now: int,
@@ -139,7 +97,7 @@ async def test_everything_that_happened_while_down_is_new_after_restart(
 
 
 async def test_overlap_catches_a_record_published_late(
-    make_poller: Callable[..., tuple[Poller, Clock]], store: Store, world: World, now: int
+    make_poller: Callable[..., tuple[Poller, ManualClock]], store: Store, world: World, now: int
 ) -> None:
     ext = first_active(world, now)
     world.add_call(extensionid=ext, startdate=now - 60, callernum="+15550100", seconds=10)
@@ -154,7 +112,7 @@ async def test_overlap_catches_a_record_published_late(
 
 
 async def test_a_failing_extension_does_not_block_the_others(
-    make_poller: Callable[..., tuple[Poller, Clock]],
+    make_poller: Callable[..., tuple[Poller, ManualClock]],
     store: Store,
     world: World,
     sandbox: RunningSandbox,
@@ -178,7 +136,7 @@ async def test_a_failing_extension_does_not_block_the_others(
 
 
 async def test_voicemail_audio_is_stored_byte_for_byte(
-    make_poller: Callable[..., tuple[Poller, Clock]],
+    make_poller: Callable[..., tuple[Poller, ManualClock]],
     store: Store,
     world: World,
     now: int,
@@ -204,7 +162,7 @@ async def test_voicemail_audio_is_stored_byte_for_byte(
 
 
 async def test_ended_extension_stops_being_polled_and_keeps_history(
-    make_poller: Callable[..., tuple[Poller, Clock]],
+    make_poller: Callable[..., tuple[Poller, ManualClock]],
     store: Store,
     world: World,
     sandbox: RunningSandbox,

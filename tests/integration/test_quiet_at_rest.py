@@ -37,10 +37,14 @@ async def test_idle_cycles_are_debug_and_the_heartbeat_counts_them(
         sandbox.url,
         poll={"interval_s": 0.2, "jitter_s": 0.0},
         delivery={"interval_s": 0.2},
+        routes=[
+            {
+                "name": "all",
+                "events": ["call", "voicemail", "sms"],
+                "notify": [f"tossd-file://{inbox}"],
+            }
+        ],
     )
-    route = '\n[[route]]\nname = "all"\nevents = ["call", "voicemail", "sms"]\n'
-    route += f'notify = ["tossd-file://{inbox}"]\n'
-    path.write_text(path.read_text() + route)
     config = load_config(path, {})
 
     def beats(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ import matplotlib.image
 import pytest
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
+from support.store import open_store
 
 from tossd.api.client import Client
 from tossd.config.load import load_config
@@ -49,18 +50,8 @@ def local_yesterday(now: int) -> date:
 
 
 @pytest.fixture
-def world(sandbox: RunningSandbox) -> World:
-    return sandbox.sandbox.world
-
-
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'state' / 'tossd.db'}"
-
-
-@pytest.fixture
 async def store(
-    db_url: str, tmp_path: Path, make_client: Callable[..., Client], world: World, now: int
+    db_path: Path, tmp_path: Path, make_client: Callable[..., Client], world: World, now: int
 ) -> AsyncIterator[Store]:
     """A store that polled the sandbox once, after three hostile calls landed yesterday noon
     and two calls on the window's edges: at its first second, and at the next day's first."""
@@ -78,7 +69,7 @@ async def store(
         )
     for edge in (start, end):
         world.add_call(extensionid=live, startdate=edge, callernum="+12125550100", seconds=61)
-    with Store.open(db_url, audio_dir=tmp_path / "audio") as opened:
+    with open_store(db_path, audio_dir=tmp_path / "audio") as opened:
         await Poller(make_client(), opened, PollConfig()).poll_all()
         yield opened
 

@@ -29,14 +29,8 @@ EXT = 7
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'tossd.db'}", audio_dir=tmp_path / "audio") as s:
-        yield s
-
-
-@pytest.fixture
-def pruner(store: Store, tmp_path: Path) -> Iterator[Pruner]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'tossd.db'}")
+def pruner(store: Store, db_url: str) -> Iterator[Pruner]:
+    engine = create_engine(db_url)
     yield Pruner(engine, audio_dir=store.audio_dir)
     engine.dispose()
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from support.cli import run_python
+from support.store import sqlite_url
 
 from tossd.domain import EventKind, ListedExtension, NewEvent, Stream
 from tossd.errors import StoreError
@@ -26,7 +26,7 @@ from tossd.store.files import (
     write_atomic,
 )
 from tossd.store.migrate import SCRIPT_LOCATION
-from tossd.store.revision import HEAD_REVISION
+from tossd.store.revision import HEAD_REVISION, current_revision, migrate_in_child
 from tossd.store.store import Store
 from tossd.store.tables import metadata
 
@@ -64,22 +64,6 @@ def usual_umask() -> Iterator[None]:
     os.umask(previous)
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "tossd.db"
-
-
-@pytest.fixture
-def db_url(db_path: Path) -> str:
-    return f"sqlite:///{db_path}"
-
-
-@pytest.fixture
-def store(db_url: str, tmp_path: Path) -> Iterator[Store]:
-    with Store.open(db_url, audio_dir=tmp_path / "audio") as opened:
-        yield opened
-
-
 def test_open_makes_private_dirs_and_files(store: Store, db_path: Path) -> None:
     store.count_events()  # a pooled connection keeps -wal and -shm in place
     assert mode(db_path.parent) == 0o700
@@ -102,7 +86,7 @@ def test_open_tightens_an_existing_audio_dir_and_sweeps_temps(db_url: str, tmp_p
 def test_open_leaves_an_existing_db_dir_as_it_is(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o755)
-    with Store.open(f"sqlite:///{shared / 'tossd.db'}", audio_dir=tmp_path / "audio"):
+    with Store.open(sqlite_url(shared / "tossd.db"), audio_dir=tmp_path / "audio"):
         pass
     assert (mode(shared), mode(shared / "tossd.db")) == (0o755, 0o600)
 
@@ -409,14 +393,31 @@ def test_head_revision_is_alembics_head() -> None:
 
 
 def test_a_current_database_opens_without_loading_alembic(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'tossd.db'}"
+    url = sqlite_url(tmp_path / "tossd.db")
     Store.open(url, audio_dir=tmp_path / "audio").close()  # creates and migrates
     probe = (
         "import sys; from pathlib import Path; from tossd.store.store import Store; "
         f"Store.open({url!r}, audio_dir=Path({str(tmp_path / 'audio')!r})).close(); "
         "print('alembic' in sys.modules)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
+    out = run_python(probe, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_daemon_migrates_in_a_child_and_never_loads_alembic(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "tossd.db")
+    probe = (
+        "import sys; from pathlib import Path; from tossd.store.store import Store; "
+        f"s = Store.open({url!r}, audio_dir=Path({str(tmp_path / 'audio')!r}), "
+        "migrate_in_child=True); s.close(); print('alembic' in sys.modules)"
+    )
+    out = run_python(probe, check=True)
+    assert out.stdout.strip() == "False"
+    assert current_revision(url) == HEAD_REVISION  # and yet the database was migrated
+
+
+def test_a_failed_migration_in_a_child_is_a_store_error(tmp_path: Path) -> None:
+    db = tmp_path / "tossd.db"
+    db.write_bytes(b"this is not SQLite " * 100)
+    with pytest.raises(StoreError, match="file is not a database"):
+        migrate_in_child(sqlite_url(db))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
-import math
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from support.config import is_table_array, toml_document
 
 from tossd.config.load import load_config
 from tossd.config.model import Config
@@ -71,54 +70,6 @@ VALUES = st.recursive(
 )
 
 
-def toml_string(text: str) -> str:
-    # JSON escapes are TOML escapes; DEL must be escaped in TOML too.
-    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def toml_key(key: str) -> str:
-    bare = key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key)
-    return key if bare else toml_string(key)
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
-    if isinstance(value, str):
-        return toml_string(value)
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, list):
-        return "[" + ", ".join(map(toml_value, value)) + "]"
-    items = ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items())
-    return "{" + items + "}"
-
-
-def toml_document(doc: dict[str, Any]) -> str:
-    """Top-level keys, then `[tables]`, then `[[arrays of tables]]`."""
-    plain = {k: v for k, v in doc.items() if not isinstance(v, dict) and not tables(v)}
-    lines = [f"{toml_key(k)} = {toml_value(v)}" for k, v in plain.items()]
-    for key, value in doc.items():
-        if isinstance(value, dict):
-            lines.append(f"[{toml_key(key)}]")
-            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()]
-    for key, value in doc.items():
-        for item in value if tables(value) else []:
-            lines.append(f"[[{toml_key(key)}]]")
-            lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-def tables(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
-
-
 def valid_document(folder: Path) -> dict[str, Any]:
     return {
         "state_dir": str(folder / "state"),
@@ -149,7 +100,7 @@ def mutated(doc: dict[str, Any], mutations: list[tuple[tuple[str, str | None], A
             holder: Any = doc
             key = section
         elif section == "route":
-            holder = doc["route"][0] if tables(doc.get("route")) else {}
+            holder = doc["route"][0] if is_table_array(doc.get("route")) else {}
         else:
             holder = doc.setdefault(section, {}) if isinstance(doc.get(section, {}), dict) else {}
         if value is DELETE:

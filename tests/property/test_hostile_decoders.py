@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.cli import run_python
 
 from tossd.api.client import Client
 from tossd.api.envelope import Envelope, Format, decode_envelope, encode_envelope
@@ -345,13 +344,7 @@ print(peak_kib() - before)
 @pytest.mark.timeout(120)
 def test_a_huge_reply_of_bad_records_is_refused_in_bounded_memory(tally: Counter[str]) -> None:
     tally["client: huge bad reply"] += 1
-    done = subprocess.run(
-        [sys.executable, "-c", MEMORY_PROBE, "400000"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=100,
-    )
+    done = run_python(MEMORY_PROBE, "400000", timeout=100, check=True)
     grown_mib = int(done.stdout.strip()) / 1024
     print(f"[hostile] 400k bad records (0.8 MB body): peak RSS grew {grown_mib:.0f} MiB")
     assert grown_mib < 150

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from support.systemd import FakeSystemd
 
 from tossd.daemon.systemd import (
     Notifier,
@@ -21,48 +21,18 @@ from tossd.daemon.systemd import (
 from tossd.domain import Stream, StreamReport
 
 
-class FakeSystemd:
-    """The receiving end of NOTIFY_SOCKET: one bound datagram socket."""
-
-    def __init__(self, address: str | bytes) -> None:
-        self.address = address
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(address)
-        # A test never waits on a message that was not sent.
-        self.sock.settimeout(2.0)
-
-    @property
-    def env_value(self) -> str:
-        if isinstance(self.address, bytes):
-            return "@" + self.address[1:].decode()
-        return self.address
-
-    def receive(self) -> bytes:
-        return self.sock.recv(4096)
-
-    def pending(self) -> bool:
-        self.sock.setblocking(False)
-        try:
-            self.sock.recv(4096)
-        except BlockingIOError:
-            return False
-        finally:
-            self.sock.settimeout(2.0)
-        return True
-
-
 @pytest.fixture
 def systemd(tmp_path: Path) -> Iterator[FakeSystemd]:
     fake = FakeSystemd(str(tmp_path / "notify.sock"))
     yield fake
-    fake.sock.close()
+    fake.close()
 
 
 @pytest.fixture
 def abstract_systemd() -> Iterator[FakeSystemd]:
     fake = FakeSystemd(b"\0tossd-test-" + secrets.token_hex(8).encode())
     yield fake
-    fake.sock.close()
+    fake.close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from support.clock import ManualClock
 
 from tossd.api.client import MAX_PAGES, Client
 from tossd.api.transport import RequestBudget, mentions_key
@@ -25,21 +26,8 @@ def test_key_messages_are_fatal(msgs: tuple[str, ...], fatal: bool) -> None:
     assert mentions_key(msgs) is fatal
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 async def test_budget_allows_a_burst_then_the_rate() -> None:
-    clock = FakeClock()
+    clock = ManualClock(100.0)
     budget = RequestBudget(10.0, clock=clock, sleep=clock.sleep)
     for _ in range(30):
         await budget.acquire()
