@@ -9,7 +9,7 @@ from tossd.cli.startup import load
 from tossd.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tossd.notify.deliver import DrainReport
+    from tossd.domain import DrainReport
 
 
 def delivery_line(report: DrainReport) -> str:
