@@ -27,7 +27,8 @@ from support.wait import wait_until
 from tossd.config.load import load_config
 from tossd.config.model import Config
 from tossd.daemon.database import open_store
-from tossd.daemon.resources import open_client, ready_routes
+from tossd.daemon.resources import open_client
+from tossd.daemon.routes import ready_routes
 from tossd.domain import Stream
 from tossd.notify.deliver import Deliverer
 from tossd.poll.poller import Poller

@@ -28,7 +28,8 @@ from support.wait import wait_until
 
 from tossd.config.model import Config
 from tossd.daemon.lifecycle import Daemon
-from tossd.daemon.resources import open_deliverer, ready_routes
+from tossd.daemon.resources import open_deliverer
+from tossd.daemon.routes import ready_routes
 from tossd.domain import DeliveryState, EventKind, NewEvent, Stream
 from tossd.notify.lanes import PER_TARGET_CONCURRENCY
 from tossd.sandbox.server import RunningSandbox

@@ -16,7 +16,8 @@ from support.store import open_store
 from tossd.config.load import load_config
 from tossd.config.model import Config
 from tossd.daemon.oneshot import poll_once
-from tossd.daemon.resources import open_deliverer, ready_routes
+from tossd.daemon.resources import open_deliverer
+from tossd.daemon.routes import ready_routes
 from tossd.notify.deliver import Deliverer
 from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World

@@ -21,7 +21,8 @@ from support.systemd import FakeSystemd
 from tossd.config.load import load_config
 from tossd.daemon.database import open_store
 from tossd.daemon.operations import Operations
-from tossd.daemon.resources import open_deliverer, ready_routes
+from tossd.daemon.resources import open_deliverer
+from tossd.daemon.routes import ready_routes
 from tossd.domain import Stream
 from tossd.poll.poller import Poller
 from tossd.sandbox.server import RunningSandbox

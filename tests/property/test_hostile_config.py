@@ -21,7 +21,7 @@ from tossd.config.load import load_config
 from tossd.config.model import Config
 from tossd.config.render import render_effective
 from tossd.config.routes import RouteConfig
-from tossd.daemon.resources import ready_routes
+from tossd.daemon.routes import ready_routes
 from tossd.errors import ConfigError
 
 API_SECRET = "Sekr1t-Api-Key-7e2f"

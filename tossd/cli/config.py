@@ -1,4 +1,4 @@
-"""`tossd config check`: validate the configuration and print it, secrets masked."""
+"""`tossd config check`: validate the configuration as start-up does, and print it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from tossd.cli.startup import load
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """Print the effective config (secrets masked), then run start-up's own checks: exit 78
+    wherever `tossd run` would, with the same message."""
     from tossd.config.render import render_effective
+    from tossd.daemon.startup import check_startup
 
     config = load(args)
     print(render_effective(config), end="")
+    checked = check_startup(config)
+    print("\n# checked, as `tossd run` checks at start:")
+    print("".join(f"#   {line}\n" for line in checked), end="")
     return 0

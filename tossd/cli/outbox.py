@@ -47,7 +47,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 def cmd_notify_test(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tossd.daemon.resources import ready_routes
+    from tossd.daemon.routes import ready_routes
     from tossd.notify.outbox import send_tests
 
     config = load(args)

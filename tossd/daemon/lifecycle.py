@@ -25,7 +25,8 @@ from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
-from tossd.daemon.resources import open_client, open_deliverer, ready_routes
+from tossd.daemon.resources import open_client, open_deliverer
+from tossd.daemon.routes import ready_routes
 from tossd.daemon.signals import stop_on_signals
 from tossd.domain import Stream
 from tossd.errors import ApiKeyRejected, TossdError

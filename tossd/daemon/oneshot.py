@@ -10,7 +10,8 @@ from pathlib import Path
 from tossd.config.model import Config
 from tossd.config.report import ReportConfig
 from tossd.daemon.database import open_store
-from tossd.daemon.resources import open_client, open_deliverer, ready_routes
+from tossd.daemon.resources import open_client, open_deliverer
+from tossd.daemon.routes import ready_routes
 from tossd.domain import DeliveryState, DrainReport, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
 from tossd.notify.message import SendResult
