@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.cli import run_tossd_sync
+from support.cli import run_tossd, run_tossd_sync
 from support.config import write_config_file
+
+from tossd.sandbox.server import RunningSandbox
 
 GOOD_ROUTE = {"name": "ops", "events": ["call"], "notify": ["json://127.0.0.1:9/hook"]}
 
@@ -57,3 +59,33 @@ def test_config_check_says_what_it_checked(tmp_path: Path) -> None:
     assert "api key: present (api.key)" in checked
     assert "routes: 1, with 1 Apprise targets" in checked
     assert "templates: 1 compiled" in checked
+
+
+async def test_config_check_online_names_routes_that_match_no_number(
+    sandbox: RunningSandbox, tmp_path: Path, api_key: str
+) -> None:
+    typo = {"name": "typo", "events": ["call"], "extensions": ["Saels"]}
+    config = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": api_key},
+        routes=[GOOD_ROUTE, GOOD_ROUTE | typo],
+    )
+    code, out, err = await run_tossd("config", "check", "--online", "-c", str(config))
+    assert code == 0, err
+    assert "api: the key works;" in out
+    assert "WARNING: route 'typo' matches no active number: it can never fire" in out
+    assert "route 'ops'" not in out
+
+
+async def test_config_check_online_with_a_rejected_key_exits_77(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    config = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": "not-the-sandbox-key"},
+        routes=[GOOD_ROUTE],
+    )
+    code, _out, err = await run_tossd("config", "check", "--online", "-c", str(config))
+    assert code == 77, err

@@ -168,3 +168,26 @@ def test_the_failing_alert_says_how_bad_it_is() -> None:
     (alert,) = alerter.after_poll(failing(failed=1, extensions=3))
     assert alert.title == CALLS_FAILING
     assert alert.body.startswith("2 polls in a row failed for 1 of 3 numbers.")
+
+
+@pytest.mark.parametrize(
+    ("syncs", "told"),
+    [
+        ([["ops"]], [["ops"]]),  # a route that matches nothing is told once
+        ([["ops"], ["ops"], ["ops"]], [["ops"], [], []]),  # not again at every hourly sync
+        ([["ops"], [], ["ops"]], [["ops"], [], ["ops"]]),  # again only after it matched
+        ([["b", "a"], ["a", "b", "c"]], [["a", "b"], ["c"]]),  # per route, in name order
+    ],
+)
+def test_routes_that_match_no_number_are_told_once(
+    syncs: list[list[str]], told: list[list[str]]
+) -> None:
+    alerter = Alerter(after_failures=3)
+    titles = [
+        [
+            alert.title.split("route ")[1].split(" matches")[0]
+            for alert in alerter.routes_unmatched(s)
+        ]
+        for s in syncs
+    ]
+    assert titles == told

@@ -12,7 +12,15 @@ import pytest
 from tossd.config.routes import QuietHours
 from tossd.domain import MIB, EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.notify.message import TargetInfo
-from tossd.notify.routing import Route, Target, fingerprint, plan_deliveries, quiet_until, selects
+from tossd.notify.routing import (
+    Route,
+    Target,
+    fingerprint,
+    plan_deliveries,
+    quiet_until,
+    selects,
+    unmatched_routes,
+)
 from tossd.store.records import PlannedDelivery
 
 NY = ZoneInfo("America/New_York")
@@ -404,3 +412,22 @@ def test_plan_deliveries(
     expected: list[PlannedDelivery],
 ) -> None:
     assert plan_deliveries(stored(kind), ext, routes, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("extensions", "known", "unmatched"),
+    [
+        (frozenset(), [], []),  # no selector: every number, even when none is known yet
+        (frozenset({"Front Desk"}), [FRONT, BARE], []),  # an alias that exists
+        (frozenset({"15551234567"}), [FRONT], []),  # a DID without its punctuation
+        (frozenset({"1002"}), [FRONT, BARE], []),  # an extension id
+        (frozenset({"Fornt Desk"}), [FRONT, BARE], ["ops"]),  # a typo: can never fire
+        (frozenset({"Front Desk"}), [], ["ops"]),  # nothing known (yet) that it names
+        (frozenset({"Nobody", "1001"}), [FRONT], []),  # one of its selectors matches
+    ],
+)
+def test_routes_that_can_never_fire(
+    extensions: frozenset[str], known: list[KnownExtension], unmatched: list[str]
+) -> None:
+    routes = [route("ops", {"call"}, (HOOK,), extensions=extensions), route("all", {"sms"}, ())]
+    assert unmatched_routes(routes, known) == unmatched

@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     check = config_sub.add_parser("check", help="validate and print the effective config")
     _add_config_option(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the API: the key works, and every route's extensions name a number",
+    )
     check.set_defaults(func=cmd_config_check)
 
     _sandbox_parser(sub)

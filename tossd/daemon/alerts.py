@@ -25,6 +25,20 @@ class Alerter:
     _alerted_streams: set[str] = field(default_factory=set)
     _key_alerted: bool = False
     _dead_alerted: bool = False
+    _unmatched: frozenset[str] = frozenset()
+
+    def routes_unmatched(self, names: list[str]) -> list[Alert]:
+        """Told once per route that starts matching no number (again only after it matched)."""
+        new = sorted(set(names) - self._unmatched)
+        self._unmatched = frozenset(names)
+        return [
+            Alert(
+                f"tossd: route {one_line(name, 64)} matches no number",
+                "Its `extensions` name no DID, extension id or alias of this account, so it "
+                "can never fire. Check the spelling against `tossd events` or the provider.",
+            )
+            for name in new
+        ]
 
     def key_rejected(self, error: str) -> list[Alert]:
         if self._key_alerted:

@@ -30,6 +30,7 @@ from tossd.daemon.routes import ready_routes
 from tossd.daemon.signals import stop_on_signals
 from tossd.domain import Stream
 from tossd.errors import ApiKeyRejected, TossdError
+from tossd.notify.routing import unmatched_routes
 from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport, Reporter
 
@@ -60,7 +61,7 @@ class Daemon:
         self._ops = Operations(config, clock=clock)
 
     async def run(self, stop: asyncio.Event) -> None:
-        routes = ready_routes(self._config)
+        routes = self._routes = ready_routes(self._config)
         async with AsyncExitStack() as stack:
             store = stack.enter_context(open_store(self._config, long_running=True))
             api = await stack.enter_async_context(
@@ -194,6 +195,8 @@ class Daemon:
             if due:
                 await self._poller.sync_extensions()
                 self._extensions_synced_at = self._clock()
+                known = self._store.all_extensions()
+                self._ops.after_sync(unmatched_routes(self._routes, known))
 
     async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """The one catch-all per scheduled job: log with the traceback and carry on."""

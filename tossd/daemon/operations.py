@@ -97,6 +97,13 @@ class Operations:
         """The hourly line: cycles, events, deliveries and failures since the last one."""
         log.info("daemon.heartbeat", **self._heartbeat.beat())
 
+    def after_sync(self, unmatched: list[str]) -> None:
+        """After each extension sync: one warning per sync, one alert per route, for routes
+        that can never fire."""
+        for name in unmatched:
+            log.warning("route.matches_no_number", route=name)
+        self._raise(self._alerter.routes_unmatched(unmatched))
+
     def key_rejected(self, error: str) -> None:
         self._raise(self._alerter.key_rejected(error))
 

@@ -6,8 +6,12 @@ Both exit 78 for the same configs: the key is present, every Apprise URL loads (
 
 from __future__ import annotations
 
+import time
+
 from tossd.config.model import Config
 from tossd.daemon.routes import ready_routes
+from tossd.domain import KnownExtension
+from tossd.notify.routing import unmatched_routes
 
 
 def check_startup(config: Config) -> list[str]:
@@ -27,3 +31,25 @@ def check_startup(config: Config) -> list[str]:
         f"templates: {templates} compiled",
         f"health endpoints: {f'{listen.host}:{listen.port}' if listen else 'off'}",
     ]
+
+
+async def check_online(config: Config) -> list[str]:
+    """`config check --online`: the key works (else ApiKeyRejected, exit 77) and every route
+    whose `extensions` name no number of the account is reported."""
+    from tossd.daemon.resources import open_client  # the HTTP client only when asked
+    from tossd.poll.translate import listed_extension
+
+    async with open_client(config) as api:
+        listed = await api.extension_list()
+    now = int(time.time())
+    known = [
+        KnownExtension(e.extensionid, e.did, e.alias, e.startdate, e.enddate)
+        for e in map(listed_extension, listed)
+        if e.is_active(now)
+    ]
+    unmatched = unmatched_routes(ready_routes(config), known)
+    lines = [f"api: the key works; {len(known)} active numbers"]
+    lines += [
+        f"WARNING: route {name!r} matches no active number: it can never fire" for name in unmatched
+    ]
+    return lines

@@ -68,6 +68,16 @@ def selects(selectors: Iterable[str], ext: KnownExtension | None) -> bool:
     )
 
 
+def unmatched_routes(routes: Sequence[Route], extensions: Iterable[KnownExtension]) -> list[str]:
+    """The routes whose `extensions` select none of these numbers: they can never fire."""
+    known = list(extensions)
+    return [
+        route.name
+        for route in routes
+        if route.extensions and not any(selects(route.extensions, ext) for ext in known)
+    ]
+
+
 def quiet_until(now: int, quiet: QuietHours, tz: tzinfo) -> int | None:
     """When the quiet window around `now` ends (Unix seconds), or None outside it.
 
