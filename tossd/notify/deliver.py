@@ -21,9 +21,11 @@ from tossd.domain import DeliveryKind, DrainReport, KnownExtension, Notice, Stor
 from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone
 from tossd.notify.breaker import Breaker
+from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
 from tossd.notify.lanes import BREAKER_AFTER, Lane
-from tossd.notify.message import Message, SendResult, decode_message, encode_message
+from tossd.notify.message import Message, SendResult, decode_message
+from tossd.notify.queue import enqueue
 from tossd.notify.routing import Route, Target, plan_deliveries
 from tossd.store.ledger import Ledger
 from tossd.store.records import Delivery, PlannedDelivery
@@ -66,9 +68,14 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished = DrainReport()
         self._extensions: dict[int, KnownExtension] = {}
+        self._claims = Claims(ledger, config.timeout_s, clock)
 
     def _now(self) -> int:
         return int(self._clock())
+
+    @property
+    def _owner(self) -> str:
+        return self._claims.owner
 
     def plan(self) -> int:
         """Ledger rows for every announced event not yet planned (one transaction)."""
@@ -83,29 +90,14 @@ class Deliverer:
     def enqueue(
         self, kind: DeliveryKind, notice: Notice, render: Callable[[Target], Message | None]
     ) -> list[int]:
-        """Queue a message for every target of every route listening to `notice`: row ids.
-
-        For reports and tossd's own alerts: they belong to no event, so each row carries its
-        rendered message (per target: an email may get HTML where Slack gets text).
-        """
-        now = self._now()
-        ids: list[int] = []
-        for route in self._routes.values():
-            if notice not in route.events:
-                continue
-            for target in route.targets:
-                message = render(target)
-                if message is None:
-                    continue
-                planned = PlannedDelivery(route.name, target.fingerprint, target.label)
-                ids += self._ledger.add(kind, [planned], encode_message(message), now)
-        return ids
+        """Queue a message for every target of every route listening to `notice` (ids)."""
+        return enqueue(self._ledger, self._routes.values(), kind, notice, render, self._now())
 
     def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> list[int]:
         """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
         by_target = {target.fingerprint: message for target, message in messages}
         return self.enqueue(
-            DeliveryKind.REPORT, Notice.REPORT, lambda target: by_target.get(target.fingerprint)
+            DeliveryKind.REPORT, Notice.REPORT, lambda t: by_target.get(t.fingerprint)
         )
 
     def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
@@ -135,7 +127,7 @@ class Deliverer:
                 digests[(row.route, row.target)].append(row)
         for (_, target), rows in digests.items():
             jobs[target].append(rows)
-        started = []
+        chosen: list[tuple[Lane, bool, list[Delivery]]] = []
         for target, batches in jobs.items():
             lane = self._lane(target, batches[0][0].target_label)
             if not lane.admits(now):
@@ -143,8 +135,14 @@ class Deliverer:
             probe = lane.breaker.is_open
             if probe:
                 batches, lane.breaker = batches[:1], lane.breaker.probe()
-            started += [self._start(b, self._job(b, events, lane, probe)) for b in batches]
-        return started
+            chosen += [(lane, probe, batch) for batch in batches]
+        # One claim for everything chosen: rows another sender holds are left to it.
+        won = {row.id for batch in self._claims.take([b for *_, b in chosen]) for row in batch}
+        return [
+            self._start(kept, self._job(kept, events, lane, probe))
+            for lane, probe, batch in chosen
+            if (kept := [row for row in batch if row.id in won])
+        ]
 
     async def drain(self, only: Collection[int] | None = None) -> DrainReport:
         """`dispatch`, then wait for those sends (each ends by its deadline): for one-shots."""
@@ -188,6 +186,8 @@ class Deliverer:
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
             self._in_flight -= ids
+            if finished.cancelled():  # shutdown: give the rows back for the next sender
+                self._claims.release(list(ids))
 
         task.add_done_callback(done)
         return task
@@ -215,7 +215,7 @@ class Deliverer:
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
             except Postpone:
-                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S)
+                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S, owner=self._owner)
                 self._finished.postponed += 1
                 return
         await self._attempt(rows, target, message, lane, probe)
@@ -228,7 +228,8 @@ class Deliverer:
         target = route.target(row.target) if route else None
         event = events.get(row.event_id) if row.event_id is not None else None
         if route is None or target is None or (event is None and row.kind is DeliveryKind.EVENT):
-            self._ledger.mark_failed([row.id], "route or target no longer configured", None)
+            reason = "route or target no longer configured"
+            self._ledger.mark_failed([row.id], reason, None, owner=self._owner)
             log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
             self._finished.dead += 1
             return None
@@ -239,16 +240,19 @@ class Deliverer:
     ) -> None:
         ids = [row.id for row in rows]
         timeout_s = self._config.timeout_s
-        result = await lane.send(
-            lambda: self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s),
-            probe=probe,
-        )
+
+        async def work() -> SendResult | None:
+            if not self._claims.renew(ids):  # another sender took it after a long wait
+                return None
+            return await self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s)
+
+        result = await lane.send(work, probe=probe)
         if result is None:  # its target went down while it waited: it waits with the rest
             return
         now = self._now()
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
-            self._ledger.mark_sent(ids, now)
+            self._ledger.mark_sent(ids, now, owner=self._owner)
             self._finished.sent += len(ids)
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
@@ -263,7 +267,7 @@ class Deliverer:
             now=now,
             rand=self._rand(),
         )
-        self._ledger.mark_failed(ids, error, retry_at)
+        self._ledger.mark_failed(ids, error, retry_at, owner=self._owner)
         self._finished.failed += len(ids)
         # Alerts that die are not alerted about again: that would loop on a dead target.
         if retry_at is None and rows[0].kind is not DeliveryKind.ALERT:

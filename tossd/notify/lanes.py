@@ -44,14 +44,15 @@ class Lane:
         return self.breaker.admits(now) and self.abandoned < PER_TARGET_CONCURRENCY
 
     async def send(
-        self, work: Callable[[], Awaitable[SendResult]], *, probe: bool = False
+        self, work: Callable[[], Awaitable[SendResult | None]], *, probe: bool = False
     ) -> SendResult | None:
         """The send's result, a timeout as a failed result, or None: not sent, because the
-        breaker opened while this send waited for a slot (its row stays owed, untouched)."""
+        breaker opened while this send waited for a slot, or `work` declined (its claim
+        was lost): its row stays owed, untouched."""
         async with self._own, self._shared:
             if self.breaker.is_open and not probe:
                 return None
-            attempt = asyncio.ensure_future(work())
+            attempt: asyncio.Future[SendResult | None] = asyncio.ensure_future(work())
             done, _ = await asyncio.wait({attempt}, timeout=self._deadline_s)
             if attempt in done:
                 return attempt.result()
@@ -61,7 +62,7 @@ class Lane:
                 ok=False, error=f"no answer within {self._deadline_s:g} s (send abandoned)"
             )
 
-    def _thread_ended(self, _attempt: asyncio.Future[SendResult]) -> None:
+    def _thread_ended(self, _attempt: asyncio.Future[SendResult | None]) -> None:
         self.abandoned -= 1
 
     def record(self, ok: bool, now: float) -> bool | None:

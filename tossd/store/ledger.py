@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import ColumnElement, Engine, func, or_, update
 from sqlmodel import col, select
 
 from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, StoredEvent
@@ -78,6 +78,7 @@ class Ledger:
                 col(DeliveryRow.state).in_(OPEN_STATES),
                 when,
                 func.coalesce(col(DeliveryRow.held_until), 0) <= now,
+                _unclaimed(now),
             )
             .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
             .limit(limit)
@@ -96,10 +97,38 @@ class Ledger:
             row = session.get(DeliveryRow, delivery_id)
             return None if row is None else row.payload
 
-    def mark_sent(self, ids: Sequence[int], now: int) -> None:
-        self._update(ids, "record a sent delivery", state=SENT, sent_at=now, last_error=None)
+    def claim(self, ids: Sequence[int], owner: str, until: int, now: int) -> list[int]:
+        """Claim (or renew) the owed rows among `ids` that nobody else holds (or whose claim
+        expired), in one statement; returns the ids `owner` now holds. Two senders never
+        both get a row, so no row is sent twice by two processes."""
+        if not ids:
+            return []
+        statement = (
+            update(DeliveryRow)
+            .where(
+                col(DeliveryRow.id).in_(list(ids)),
+                col(DeliveryRow.state).in_(OPEN_STATES),
+                or_(_unclaimed(now), col(DeliveryRow.claimed_by) == owner),
+            )
+            .values(claimed_by=owner, claim_until=until)
+            .returning(col(DeliveryRow.id))
+        )
+        with self._scopes.connection("claim deliveries", write=True) as connection:
+            claimed = connection.execute(statement).scalars()
+            return sorted(int(row_id) for row_id in claimed if row_id is not None)
 
-    def mark_failed(self, ids: Sequence[int], error: str, next_attempt_at: int | None) -> None:
+    def mark_sent(self, ids: Sequence[int], now: int, *, owner: str | None = None) -> None:
+        values = {"state": SENT, "sent_at": now, "last_error": None}
+        self._update(ids, "record a sent delivery", owner=owner, **values)
+
+    def mark_failed(
+        self,
+        ids: Sequence[int],
+        error: str,
+        next_attempt_at: int | None,
+        *,
+        owner: str | None = None,
+    ) -> None:
         """One more failed attempt: retried at `next_attempt_at`, or dead when None."""
         values: dict[str, object] = {
             "state": DEAD if next_attempt_at is None else RETRYING,
@@ -108,11 +137,15 @@ class Ledger:
         }
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
-        self._update(ids, "record a failed delivery", **values)
+        self._update(ids, "record a failed delivery", owner=owner, **values)
 
-    def postpone(self, ids: Sequence[int], until: int) -> None:
+    def postpone(self, ids: Sequence[int], until: int, *, owner: str | None = None) -> None:
         """Not an attempt (e.g. waiting for the voicemail audio): just later."""
-        self._update(ids, "postpone a delivery", next_attempt_at=until)
+        self._update(ids, "postpone a delivery", owner=owner, next_attempt_at=until)
+
+    def release(self, ids: Sequence[int], owner: str) -> None:
+        """Give rows back untouched (a send not made after all): others may take them."""
+        self._update(ids, "release deliveries", owner=owner)
 
     def retry(self, now: int, *, ids: Sequence[int] = (), include_dead: bool = False) -> int:
         """Make undelivered rows due now (`tossd outbox retry`); returns how many.
@@ -152,11 +185,21 @@ class Ledger:
             found = {state: int(count) for state, count in session.exec(query)}
         return {state: found.get(state, 0) for state in DeliveryState}
 
-    def _update(self, ids: Sequence[int], action: str, **values: object) -> None:
-        """A plain Core UPDATE on a connection: on the hot path, the ORM session costs 3x."""
+    def _update(
+        self, ids: Sequence[int], action: str, *, owner: str | None, **values: object
+    ) -> None:
+        """A plain Core UPDATE on a connection: on the hot path, the ORM session costs 3x.
+
+        With `owner`, only rows that sender still holds change (a result is recorded only
+        while its claim holds), and the claim is let go.
+        """
         if not ids:
             return
-        statement = update(DeliveryRow).where(col(DeliveryRow.id).in_(list(ids))).values(values)
+        where: list[ColumnElement[bool]] = [col(DeliveryRow.id).in_(list(ids))]
+        if owner is not None:
+            where.append(col(DeliveryRow.claimed_by) == owner)
+            values |= {"claimed_by": None, "claim_until": None}
+        statement = update(DeliveryRow).where(*where).values(values)
         with self._scopes.connection(action, write=True) as connection:
             connection.execute(statement)
 
@@ -193,3 +236,9 @@ def _delivery(row: DeliveryRow) -> Delivery:
         sent_at=row.sent_at,
         last_error=row.last_error,
     )
+
+
+def _unclaimed(now: int) -> ColumnElement[bool]:
+    """Rows no sender holds: never claimed, or the claim expired (its sender is gone)."""
+    until = col(DeliveryRow.claim_until)
+    return or_(until.is_(None), until <= now)

@@ -133,6 +133,10 @@ class DeliveryRow(StoreTable, table=True):
     sent_at: int | None = Field(default=None, sa_type=BigInteger)
     last_error: str | None = Field(default=None, sa_type=Text)
     payload: str | None = Field(default=None, sa_type=Text)
+    # A sender's claim: only the claimant sends the row and records its result; a claim
+    # past `claim_until` (its sender was killed) may be taken by another.
+    claimed_by: str | None = Field(default=None, sa_type=String)
+    claim_until: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class ReportRow(StoreTable, table=True):
