@@ -421,3 +421,17 @@ def test_a_failed_migration_in_a_child_is_a_store_error(tmp_path: Path) -> None:
     db.write_bytes(b"this is not SQLite " * 100)
     with pytest.raises(StoreError, match="file is not a database"):
         migrate_in_child(sqlite_url(db))
+
+
+def test_the_facts_columns_are_columns_of_the_tables() -> None:
+    """`StoreFacts` names its columns with Core (no ORM for `tossd health`): none may drift."""
+    from tossd.store import ledger_stats
+
+    for light in (
+        ledger_stats.EXTENSIONS,
+        ledger_stats.EVENTS,
+        ledger_stats.DELIVERIES,
+        ledger_stats.POLL_STATE,
+    ):
+        table = metadata.tables[light.name]
+        assert {c.name for c in light.columns} <= {c.name for c in table.columns}, light.name

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
 from tossd.domain import DeliveryKind, DeliveryState, StoredEvent, Stream
 
@@ -74,3 +76,35 @@ class Delivery:
     held_until: int | None
     sent_at: int | None
     last_error: str | None
+
+
+class Closable:
+    """`with` support for the store's objects that hold an engine: closed on leaving."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def poll_state_of(row: Any) -> PollState:
+    """From a row of `poll_state` read with Core (attribute access by column name)."""
+    return PollState(
+        extensionid=row.extensionid,
+        stream=Stream(row.stream),
+        watermark=row.watermark,
+        last_success_at=row.last_success_at,
+        last_attempt_at=row.last_attempt_at,
+        last_error=row.last_error,
+        consecutive_failures=row.consecutive_failures,
+        first_polled_at=row.first_polled_at,
+    )

@@ -6,11 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Row
-
-from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
+from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, StoredEvent
 from tossd.errors import StoreError
-from tossd.store.records import PollState
 from tossd.store.tables import EventRow, ExtensionRow
 
 # Built once: `json.dumps` with options constructs a new encoder for every payload.
@@ -120,18 +117,4 @@ def known_extension(row: ExtensionRow) -> KnownExtension:
         alias=row.alias,
         startdate=row.startdate,
         enddate=row.enddate,
-    )
-
-
-def poll_state(row: Row[Any]) -> PollState:
-    """From a row of `poll_state` read with Core (attribute access by column name)."""
-    return PollState(
-        extensionid=row.extensionid,
-        stream=Stream(row.stream),
-        watermark=row.watermark,
-        last_success_at=row.last_success_at,
-        last_attempt_at=row.last_attempt_at,
-        last_error=row.last_error,
-        consecutive_failures=row.consecutive_failures,
-        first_polled_at=row.first_polled_at,
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
@@ -37,21 +35,3 @@ class Scopes:
         bind = self.writer if write else self.engine
         with store_errors(action), bind.begin() as connection:
             yield connection
-
-
-class Closable:
-    """`with` support for the store's objects that hold an engine: closed on leaving."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -20,9 +20,16 @@ from tossd.store.files import (
 )
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
-from tossd.store.records import AudioFile, BatchResult, ExtensionSync, PollState
+from tossd.store.records import (
+    AudioFile,
+    BatchResult,
+    Closable,
+    ExtensionSync,
+    PollState,
+    poll_state_of,
+)
 from tossd.store.retention import Pruner
-from tossd.store.scope import Closable, Scopes
+from tossd.store.scope import Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
 
@@ -141,7 +148,7 @@ class Store(Closable):
     def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
         with self._connection("read the poll state") as connection:
             row = queries.read_poll_state(connection, extensionid, stream)
-            return None if row is None else rows.poll_state(row)
+            return None if row is None else poll_state_of(row)
 
     def record_batch(
         self,
