@@ -19,8 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tossd.config.load import load_config
-from tossd.daemon.operations import Operations
 from tossd.daemon.database import open_store
+from tossd.daemon.operations import Operations
 from tossd.daemon.resources import open_deliverer, ready_routes
 from tossd.domain import Stream
 from tossd.poll.poller import Poller
