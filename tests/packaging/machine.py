@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,19 @@ class Machine:
             timeout=60,
             diagnose=self.console_text,
         )
-        result = self.run("systemctl", "is-system-running", "--wait", timeout=timeout, check=False)
-        state = result.stdout.strip()
-        if state not in {"running", "degraded"}:
-            raise MachineRefused(
-                f"the machine did not boot: {state or result.stderr}\n" + self.diagnose()
-            )
-        return state
+        deadline = time.monotonic() + timeout
+        while True:
+            # "initializing"/"starting" while booting; nothing at all until systemd listens.
+            result = self.run("systemctl", "is-system-running", check=False, timeout=30)
+            state = result.stdout.strip() or result.stderr.strip()
+            if state in {"running", "degraded"}:
+                return state
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise MachineRefused(
+                    f"the machine did not finish booting within {timeout:g} s (state: {state})\n"
+                    + self.diagnose()
+                )
+            time.sleep(0.5)
 
     def _find_leader(self) -> int | None:
         assert self.process is not None
