@@ -90,8 +90,9 @@ class Podman:
     def sweep(self) -> list[str]:
         """Remove what earlier runs, now dead, left behind (a run killed mid-test)."""
         kinds = [
-            (["pod", "ls", "--format", "{{.Name}}"], ["pod", "rm", "-f"]),
+            # Containers before their pods: `rm -v` also removes their anonymous volumes.
             (["ps", "-a", "--format", "{{.Names}}"], ["rm", "-f", "-v"]),
+            (["pod", "ls", "--format", "{{.Name}}"], ["pod", "rm", "-f"]),
             (["volume", "ls", "--format", "{{.Name}}"], ["volume", "rm", "-f"]),
             (["secret", "ls", "--format", "{{.Name}}"], ["secret", "rm"]),
             (["network", "ls", "--format", "{{.Name}}"], ["network", "rm", "-f"]),

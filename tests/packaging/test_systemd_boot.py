@@ -61,7 +61,9 @@ def install(tree: Path, wheels: Path, key: str) -> None:
     """tossd from the wheels, the unit as shipped, its config and key as root-only files."""
     run(
         [
-            "systemd-nspawn", f"--directory={tree}", "--quiet", "--register=no", "--keep-unit",
+            # Named like the machine, so a later run stops it if this one is killed.
+            "systemd-nspawn", f"--directory={tree}", f"--machine={PREFIX}-install", "--quiet",
+            "--register=no", "--keep-unit",
             "--private-network", "--pipe", f"--bind-ro={wheels}:/wheels",
             "pip", "install", "--quiet", "--no-index", "--find-links=/wheels", "tossd",
         ],
