@@ -103,6 +103,17 @@ class Machine:
         )
         return dict(line.partition("=")[::2] for line in result.stdout.splitlines() if line)
 
+    def start_afresh(self, unit: str) -> str:
+        """Stop, forget failures, start; returns the journal cursor from just before the start."""
+        self.run("systemctl", "stop", unit, check=False)
+        self.run("systemctl", "reset-failed", unit, check=False)
+        cursor = self.cursor()
+        # Type=notify: `systemctl start` returns once READY=1 has come (or the start failed).
+        result = self.run("systemctl", "start", unit, timeout=120, check=False)
+        if result.returncode != 0:
+            pytest.fail(f"systemctl start {unit} failed\n{self.diagnose(unit)}", pytrace=False)
+        return cursor
+
     def cursor(self) -> str:
         """The journal's current end, to read only what a test caused."""
         result = self.run("journalctl", "--lines=0", "--show-cursor", "--quiet", check=False)
@@ -154,6 +165,14 @@ class Machine:
             os.kill(self.leader, signal.SIGKILL)
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(15)
+
+
+def timespan_s(timespan: str) -> float:
+    """A systemd time span as `systemctl show` prints it ("5s", "1min 30s", "500ms")."""
+    units = {"min": 60.0, "ms": 0.001, "us": 1e-6, "s": 1.0, "h": 3600.0}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(min|ms|us|s|h)", timespan)
+    assert parts, timespan
+    return sum(float(value) * units[unit] for value, unit in parts)
 
 
 def remove_tree(tree: Path) -> None:

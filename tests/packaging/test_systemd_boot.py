@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from engine import PREFIX
 from host import require_root, require_tools, run, wait_until
-from machine import DYNAMIC_UIDS, Machine, MachineRefused, remove_tree, sweep_machines
+from machine import DYNAMIC_UIDS, Machine, MachineRefused, remove_tree, sweep_machines, timespan_s
 from rootfs import CACHE_DIR, MACHINE, cached_tarball
 
 pytestmark = pytest.mark.packaging
@@ -120,26 +120,6 @@ def machine(
         remove_tree(tree)
 
 
-def start(machine: Machine) -> str:
-    """Start the unit afresh; returns the journal cursor from just before."""
-    machine.run("systemctl", "stop", UNIT, check=False)
-    machine.run("systemctl", "reset-failed", UNIT, check=False)
-    cursor = machine.cursor()
-    # Type=notify: `systemctl start` returns once READY=1 has come (or the start failed).
-    result = machine.run("systemctl", "start", UNIT, timeout=120, check=False)
-    if result.returncode != 0:
-        pytest.fail(f"systemctl start {UNIT} failed\n{machine.diagnose(UNIT)}", pytrace=False)
-    return cursor
-
-
-def seconds(timespan: str) -> float:
-    """A systemd time span as `systemctl show` prints it ("5s", "1min 30s", "500ms")."""
-    units = {"min": 60.0, "ms": 0.001, "us": 1e-6, "s": 1.0, "h": 3600.0}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(min|ms|us|s|h)", timespan)
-    assert parts, timespan
-    return sum(float(value) * units[unit] for value, unit in parts)
-
-
 #: One stream's part of STATUS= (tossd.daemon.systemd.status_line), in any order.
 STATUS_PART = re.compile(r"(\w+): (\d+) numbers, (\d+) failed, \d+ new \(\d+ announced\)")
 
@@ -165,7 +145,7 @@ def test_the_unit_is_installed_unchanged(machine: Machine) -> None:
 
 
 def test_active_running_only_after_ready(machine: Machine) -> None:
-    cursor = start(machine)
+    cursor = machine.start_afresh(UNIT)
     messages = machine.messages(UNIT, cursor)
 
     def first(pattern: str) -> int:
@@ -183,7 +163,7 @@ def test_active_running_only_after_ready(machine: Machine) -> None:
 
 def test_status_text_is_the_last_poll(machine: Machine) -> None:
     if machine.show(UNIT, "ActiveState")["ActiveState"] != "active":
-        start(machine)
+        machine.start_afresh(UNIT)
 
     def diagnose() -> str:
         return machine.diagnose(UNIT, SANDBOX)
@@ -215,7 +195,7 @@ def test_status_text_is_the_last_poll(machine: Machine) -> None:
 
 def test_dynamic_user_state_directory_and_credentials(machine: Machine) -> None:
     if machine.show(UNIT, "ActiveState")["ActiveState"] != "active":
-        start(machine)
+        machine.start_afresh(UNIT)
     pid = machine.show(UNIT, "MainPID")["MainPID"]
     uid = int(machine.run("stat", "--format=%u", f"/proc/{pid}").stdout)
     assert uid in DYNAMIC_UIDS
@@ -254,7 +234,7 @@ def test_the_watchdog_restarts_a_stopped_daemon(machine: Machine) -> None:
     drop_in.write_text(WATCHDOG_DROP_IN)
     try:
         machine.run("systemctl", "daemon-reload")
-        start(machine)
+        machine.start_afresh(UNIT)
         before = machine.show(UNIT, "MainPID", "NRestarts")
         environ = machine.run("cat", f"/proc/{before['MainPID']}/environ").stdout.split("\0")
         assert "WATCHDOG_USEC=4000000" in environ
@@ -310,7 +290,7 @@ def test_a_bad_config_exits_78_and_is_not_restarted(machine: Machine) -> None:
         assert any("poll.bogus_key: unknown key" in m for m in messages), messages[-40:]
         # A restart would come RestartSec= after the exit. That nothing happens cannot be
         # polled for: wait that long, and a little more, and see that none came.
-        time.sleep(seconds(machine.show(UNIT, "RestartUSec")["RestartUSec"]) + 2)
+        time.sleep(timespan_s(machine.show(UNIT, "RestartUSec")["RestartUSec"]) + 2)
         later = machine.show(UNIT, "ActiveState", "NRestarts")
         assert later == {"ActiveState": "failed", "NRestarts": failed["NRestarts"]}
     finally:
