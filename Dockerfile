@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # tossd in a container: a wheel built in one stage, installed into a slim non-root runtime.
 #
 #   docker build -t tossd .
@@ -12,16 +11,18 @@
 # at /run/secrets/api_key, which $CREDENTIALS_DIRECTORY points at), or from the config file.
 # `docker exec tossd tossd events` and the other commands work inside the container.
 
-ARG PYTHON_VERSION=3.11
+# Both stages start from it: any Debian-like image with python3 >= 3.11 and pip.
+# tests/packaging passes a Debian 12 image made locally (it has no registry to pull from).
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:${PYTHON_VERSION}-slim AS build
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY tossd ./tossd
 # Wheels of tossd and of every dependency: the runtime installs offline from these.
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:${PYTHON_VERSION}-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -34,6 +35,9 @@ RUN groupadd --system --gid 10001 tossd \
     && chown tossd:tossd /var/lib/tossd \
     && chmod 0700 /var/lib/tossd
 # A bind mount rather than COPY: the wheels never become a layer of the image.
+# DL3013 (pin versions) does not apply: --no-index installs the one tossd wheel built above,
+# and its dependencies were resolved once, in the build stage, into the same directory.
+# hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels tossd
 ENV TOSSD_CONFIG=/etc/tossd/tossd.toml \

@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest test-packaging bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -34,6 +34,13 @@ typecheck: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(BIN)/pytest
+
+# The image built and run, compose.yaml run, the unit booted under systemd-nspawn (root,
+# Debian 12; a few minutes). Installs its Debian packages first; caches trees in
+# /var/cache/tossd-packaging. Not part of `make test`.
+test-packaging: $(DEV_STAMP)
+	bash tests/packaging/provision.sh
+	$(BIN)/pytest -m packaging --timeout=900 tests/packaging
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/client.py
