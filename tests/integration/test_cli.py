@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.cli import run_tossd_sync
+from support.config import write_config_file
 from support.sandbox import sandbox_command
 
 from tossd.api.envelope import decode_envelope
@@ -94,3 +95,15 @@ def test_example_config_passes_check() -> None:
     example = Path(__file__).parents[2] / "config" / "tossd.example.toml"
     result = run_tossd_sync("config", "check", "-c", str(example))
     assert result.returncode == 0, result.stderr
+
+
+def test_outbox_retry_of_a_notification_that_does_not_exist_exits_1(tmp_path: Path) -> None:
+    config = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": "http://127.0.0.1:9/apihttp.php", "key": "k-123456"},
+        routes=[{"name": "ops", "events": ["call"], "notify": ["json://127.0.0.1:9/hook"]}],
+    )
+    result = run_tossd_sync("outbox", "retry", "--id", "999", "-c", str(config))
+    assert result.returncode == 1
+    assert "--id 999: no such notification" in result.stderr

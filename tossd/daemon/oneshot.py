@@ -36,6 +36,9 @@ async def retry_outbox(
     """`tossd outbox retry`: make undelivered rows due now and deliver them."""
     routes = ready_routes(config)
     with open_store(config) as store:
+        missing = sorted(set(ids) - {row.id for row in store.ledger().rows(ids)})
+        if missing:
+            raise TossdError(f"--id {missing[0]}: no such notification (see `tossd outbox`)")
         count = store.ledger().retry(int(time.time()), ids=ids, include_dead=include_dead)
         return count, await open_deliverer(config, store, routes).drain()
 

@@ -247,8 +247,8 @@ class Deliverer:
             return await self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s)
 
         result = await lane.send(work, probe=probe)
-        if result is None:  # its target went down while it waited: it waits with the rest
-            return
+        if result is None:  # not sent after all: the row waits, for any sender
+            return self._claims.release(ids)
         now = self._now()
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
