@@ -11,7 +11,7 @@ from tossd.errors import TossdError
 
 def cmd_events(args: argparse.Namespace) -> int:
     from tossd.cli.eventlist import parse_since, render_json_lines, render_table
-    from tossd.daemon.database import open_store
+    from tossd.daemon.database import open_existing_store
 
     config = load(args)
     now = int(time.time())
@@ -19,8 +19,11 @@ def cmd_events(args: argparse.Namespace) -> int:
         since = parse_since(args.since, now) if args.since else None
     except ValueError as exc:
         raise TossdError(str(exc)) from exc
-    with open_store(config) as store:
-        events = store.list_events(kind=args.kind, since=since, limit=args.limit)
-        numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
+    store = open_existing_store(config)
+    events, numbers = [], {}
+    if store is not None:  # no database yet: nothing stored, and nothing is created
+        with store:
+            events = store.list_events(kind=args.kind, since=since, limit=args.limit)
+            numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
     print(render_json_lines(events) if args.json else render_table(events, numbers), end="")
     return 0

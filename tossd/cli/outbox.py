@@ -21,12 +21,15 @@ def delivery_line(report: DrainReport) -> str:
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    from tossd.daemon.database import open_store
+    from tossd.daemon.database import open_existing_store
     from tossd.notify.outbox import render_outbox
 
     config = load(args)
-    with open_store(config) as store:
-        rows = store.ledger().listing(state=args.state, limit=args.limit)
+    store = open_existing_store(config)
+    rows = []
+    if store is not None:  # no database yet: nothing owed, and nothing is created
+        with store:
+            rows = store.ledger().listing(state=args.state, limit=args.limit)
     print(render_outbox(rows), end="")
     return 0
 

@@ -11,3 +11,8 @@ def open_store(config: Config, *, long_running: bool = False) -> Store:
     never holds Alembic in memory."""
     audio = config.state_dir / "audio"
     return Store.open(config.store_url, audio_dir=audio, migrate_in_child=long_running)
+
+
+def open_existing_store(config: Config) -> Store | None:
+    """For commands that only read (`events`, `outbox` list): see `Store.open_existing`."""
+    return Store.open_existing(config.store_url, audio_dir=config.state_dir / "audio")

@@ -69,6 +69,21 @@ class Store(Closable):
         return Pruner(self._engine, audio_dir=self._audio_dir)
 
     @classmethod
+    def open_existing(cls, url: str, *, audio_dir: Path) -> Store | None:
+        """For read-only commands: the store as it is, never created, migrated or chmod-ed
+        (so they cannot race a starting daemon); None while there is no database yet."""
+        db_file = sqlite_path(url)
+        current = None if db_file and not db_file.is_file() else revision.current_revision(url)
+        if current is None:
+            return None
+        if current != revision.HEAD_REVISION:
+            raise StoreError(
+                f"the database is at schema {current}, this tossd reads "
+                f"{revision.HEAD_REVISION}: starting the daemon (or `tossd db upgrade`) migrates it"
+            )
+        return cls(create_engine(url), audio_dir=audio_dir)
+
+    @classmethod
     def open(cls, url: str, *, audio_dir: Path, migrate_in_child: bool = False) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
