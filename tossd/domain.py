@@ -130,6 +130,9 @@ class ListedExtension:
         """Open-ended (enddate 0) or ending in the future, and already started."""
         return self.startdate <= now and (self.enddate == 0 or self.enddate > now)
 
+    def known(self) -> KnownExtension:
+        return KnownExtension(self.extensionid, self.did, self.alias, self.startdate, self.enddate)
+
 
 @dataclass(frozen=True)
 class KnownExtension:

@@ -15,13 +15,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
     config = load(args)
     print(render_effective(config), end="")
-    checked = check_startup(config)
+    routes, checked = check_startup(config)
     if args.online:
         import asyncio
 
         from tossd.daemon.startup import check_online
 
-        checked += asyncio.run(check_online(config))
+        checked += asyncio.run(check_online(config, routes))
     print("\n# checked, as `tossd run` checks at start:")
     print("".join(f"#   {line}\n" for line in checked), end="")
     return 0
