@@ -49,12 +49,15 @@ class DeliveryKind(StrEnum):
 
 
 class DeliveryState(StrEnum):
-    """Where a ledger row is: owed (pending, retrying), done (sent) or given up (dead)."""
+    """Where a ledger row is: owed (pending, retrying), done (sent), given up (dead), or
+    orphaned: its route or target left the config, so it waits for `tossd outbox retry --all`
+    to re-plan it onto the current routes (never silently dropped)."""
 
     PENDING = "pending"
     RETRYING = "retrying"
     SENT = "sent"
     DEAD = "dead"
+    ORPHANED = "orphaned"
 
 
 class TargetKind(StrEnum):

@@ -41,8 +41,10 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
 
     config = load(args)
     ids = [args.id] if args.id is not None else []
-    count, report = asyncio.run(retry_outbox(config, ids=ids, include_dead=args.all))
+    count, replanned, report = asyncio.run(retry_outbox(config, ids=ids, include_dead=args.all))
     print(f"{count} notifications due again")
+    if (line := replanned.line()) is not None:
+        print(line)
     print(delivery_line(report))
     return 0 if report.failed == 0 else 1
 

@@ -79,8 +79,12 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         parser.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="send every undelivered notification now")
     _add_config_option(retry)
-    retry.add_argument("--id", type=int, help="only this notification")
-    retry.add_argument("--all", action="store_true", help="include dead (given-up) ones")
+    retry.add_argument("--id", type=int, help="only this notification (even dead or orphaned)")
+    retry.add_argument(
+        "--all",
+        action="store_true",
+        help="include dead and orphaned ones, re-planned onto the current routes",
+    )
     retry.set_defaults(func=cmd_outbox_retry)
 
     notify = sub.add_parser("notify", help="notification tools")

@@ -64,6 +64,17 @@ def _zone(value: object) -> object:
 Zone = Annotated[str, BeforeValidator(_zone)]
 
 
+class NamedTarget(BaseModel):
+    """`{ name = "ops-mail", url = "..." }` in `notify`: the name is the target's identity in
+    the ledger, so rows owed to it follow any later edit of its URL (host, port, password,
+    token), and even a move to another position in the list."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    url: SecretStr
+
+
 class RouteConfig(BaseModel):
     """One `[[route]]`: these events, from these numbers, to these Apprise targets."""
 
@@ -74,7 +85,8 @@ class RouteConfig(BaseModel):
     events: tuple[Annotated[Notice, Strict(False)], ...] = Field(min_length=1)
     #: DIDs, extension ids (as strings or ints) or aliases; empty means every number.
     extensions: tuple[str | int, ...] = ()
-    notify: tuple[SecretStr, ...] = ()
+    #: Apprise URLs, each a string or a `NamedTarget` table.
+    notify: tuple[SecretStr | NamedTarget, ...] = ()
     notify_config: Path | None = Field(default=None, strict=False)
     tags: tuple[str, ...] = ()
     attach_audio: bool = True
@@ -104,6 +116,10 @@ class RouteConfig(BaseModel):
             raise problem("set notify (Apprise URLs) and/or notify_config", "notify")
         if self.tags and self.notify_config is None:
             raise problem("tags select targets of notify_config; set notify_config", "tags")
+        names = [t.name for t in self.notify if isinstance(t, NamedTarget)]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise problem(f"target name {twice[0]!r} is used twice in this route", "notify")
         return self
 
     @property
@@ -112,7 +128,16 @@ class RouteConfig(BaseModel):
 
     def urls(self) -> list[str]:
         """The plain Apprise URLs of `notify` (secrets: never log them)."""
-        return [url.get_secret_value() for url in self.notify]
+        return [url for _name, url in self.named_urls()]
+
+    def named_urls(self) -> list[tuple[str | None, str]]:
+        """Each `notify` entry as (its name or None, its plain URL)."""
+        return [
+            (item.name, item.url.get_secret_value())
+            if isinstance(item, NamedTarget)
+            else (None, item.get_secret_value())
+            for item in self.notify
+        ]
 
 
 class DeliveryConfig(BaseModel):

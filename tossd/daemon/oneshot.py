@@ -15,6 +15,7 @@ from tossd.daemon.routes import ready_routes
 from tossd.domain import DeliveryState, DrainReport, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
 from tossd.notify.message import SendResult
+from tossd.notify.replan import Replanned, replan
 from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport, Reporter
 from tossd.report.text import render_report
@@ -32,15 +33,26 @@ async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
 
 async def retry_outbox(
     config: Config, *, ids: list[int], include_dead: bool
-) -> tuple[int, DrainReport]:
-    """`tossd outbox retry`: make undelivered rows due now and deliver them."""
+) -> tuple[int, Replanned, DrainReport]:
+    """`tossd outbox retry`: make undelivered rows due now and deliver them.
+
+    With `--all` (or `--id` naming one), dead and orphaned rows come back too: onto their
+    own target if it is still configured, else re-planned onto the current routes.
+    """
     routes = ready_routes(config)
     with open_store(config) as store:
-        missing = sorted(set(ids) - {row.id for row in store.ledger().rows(ids)})
+        ledger = store.ledger()
+        missing = sorted(set(ids) - {row.id for row in ledger.rows(ids)})
         if missing:
             raise TossdError(f"--id {missing[0]}: no such notification (see `tossd outbox`)")
-        count = store.ledger().retry(int(time.time()), ids=ids, include_dead=include_dead)
-        return count, await open_deliverer(config, store, routes).drain()
+        deliverer = open_deliverer(config, store, routes)
+        now = int(time.time())
+        replanned = Replanned()
+        if include_dead or ids:
+            extensions = {e.extensionid: e for e in store.all_extensions()}
+            replanned = replan(ledger, routes, extensions, now, ids=ids)
+        count = ledger.retry(now, ids=ids) + replanned.due
+        return count, replanned, await deliverer.drain()
 
 
 @dataclass(frozen=True)

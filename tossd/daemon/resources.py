@@ -12,6 +12,7 @@ from tossd.api.transport import RequestHook
 from tossd.config.model import Config
 from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
+from tossd.notify.replan import reconcile
 from tossd.notify.routing import Route
 from tossd.store.store import Store
 from tossd.text.phone import use_places
@@ -34,4 +35,8 @@ def open_deliverer(
 ) -> Deliverer:
     # Notifications name the caller's place: the index is opened (built once) here.
     use_place_index(config)
-    return Deliverer(store, store.ledger(), routes, config.delivery, clock=clock)
+    deliverer = Deliverer(store, store.ledger(), routes, config.delivery, clock=clock)
+    # Before any send: rows follow their targets' identities, and rows of a route or
+    # target that left the config are orphaned (and said so, once) rather than sent.
+    reconcile(store.ledger(), routes, deliverer.owner, int(clock()))
+    return deliverer

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from tossd.config.routes import DeliveryConfig
 from tossd.domain import DeliveryKind, DrainReport, KnownExtension, Notice, StoredEvent
 from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone
+from tossd.notify.batches import Batch, batches_by_lane
 from tossd.notify.breaker import Breaker
 from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
@@ -74,7 +74,8 @@ class Deliverer:
         return int(self._clock())
 
     @property
-    def _owner(self) -> str:
+    def owner(self) -> str:
+        """This sender's name in the ledger's claims."""
         return self._claims.owner
 
     def plan(self) -> int:
@@ -95,10 +96,8 @@ class Deliverer:
 
     def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> list[int]:
         """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
-        by_target = {target.fingerprint: message for target, message in messages}
-        return self.enqueue(
-            DeliveryKind.REPORT, Notice.REPORT, lambda t: by_target.get(t.fingerprint)
-        )
+        by_target = {target.url: message for target, message in messages}
+        return self.enqueue(DeliveryKind.REPORT, Notice.REPORT, lambda t: by_target.get(t.url))
 
     def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
         """Plan, then start the send of every due row (or of the rows `only` names) in its
@@ -118,18 +117,11 @@ class Deliverer:
         if not due:
             return []
         events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
-        jobs: dict[str, list[list[Delivery]]] = defaultdict(list)
-        digests: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
-        for row in due:
-            if row.held_until is None:
-                jobs[row.target].append([row])
-            else:
-                digests[(row.route, row.target)].append(row)
-        for (_, target), rows in digests.items():
-            jobs[target].append(rows)
-        chosen: list[tuple[Lane, bool, list[Delivery]]] = []
-        for target, batches in jobs.items():
-            lane = self._lane(target, batches[0][0].target_label)
+        lanes, orphans = batches_by_lane(due, self._routes)
+        self._orphan(orphans, now)
+        chosen: list[tuple[Lane, bool, Batch]] = []
+        for url, batches in lanes.items():
+            lane = self._lane(url, batches[0].target.label)
             if not lane.admits(now):
                 continue
             probe = lane.breaker.is_open
@@ -137,11 +129,11 @@ class Deliverer:
                 batches, lane.breaker = batches[:1], lane.breaker.probe()
             chosen += [(lane, probe, batch) for batch in batches]
         # One claim for everything chosen: rows another sender holds are left to it.
-        won = {row.id for batch in self._claims.take([b for *_, b in chosen]) for row in batch}
+        won = {row.id for rows in self._claims.take([b.rows for *_, b in chosen]) for row in rows}
         return [
-            self._start(kept, self._job(kept, events, lane, probe))
+            self._start(kept.rows, self._job(kept, events, lane, probe))
             for lane, probe, batch in chosen
-            if (kept := [row for row in batch if row.id in won])
+            if (kept := batch.keeping(won))
         ]
 
     async def drain(self, only: Collection[int] | None = None) -> DrainReport:
@@ -171,11 +163,11 @@ class Deliverer:
             await asyncio.wait(pending, timeout=1.0)
         return len(pending)
 
-    def _lane(self, target: str, label: str) -> Lane:
-        if target not in self._lanes:
+    def _lane(self, url: str, label: str) -> Lane:
+        if url not in self._lanes:
             breaker = Breaker(BREAKER_AFTER, self._retry)
-            self._lanes[target] = Lane(label, breaker, self._config.timeout_s, self._shared)
-        return self._lanes[target]
+            self._lanes[url] = Lane(label, breaker, self._config.timeout_s, self._shared)
+        return self._lanes[url]
 
     def _start(self, rows: list[Delivery], job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         ids = {row.id for row in rows}
@@ -193,12 +185,15 @@ class Deliverer:
         return task
 
     async def _job(
-        self, rows: list[Delivery], events: dict[int, StoredEvent], lane: Lane, probe: bool
+        self, batch: Batch, events: dict[int, StoredEvent], lane: Lane, probe: bool
     ) -> None:
-        found = self._resolve(rows[0], events)
-        if found is None:
+        rows, route, target = batch.rows, batch.route, batch.target
+        event = events.get(rows[0].event_id) if rows[0].event_id is not None else None
+        if event is None and rows[0].kind is DeliveryKind.EVENT:
+            reason = "its event is no longer in the store"
+            self._ledger.mark_failed([rows[0].id], reason, None, owner=self.owner)
+            self._finished.dead += 1
             return
-        route, target, event = found
         config = self._config
         limits = AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
         if rows[0].held_until is not None:
@@ -215,25 +210,17 @@ class Deliverer:
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
             except Postpone:
-                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S, owner=self._owner)
+                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S, owner=self.owner)
                 self._finished.postponed += 1
                 return
         await self._attempt(rows, target, message, lane, probe)
 
-    def _resolve(
-        self, row: Delivery, events: dict[int, StoredEvent]
-    ) -> tuple[Route, Target, StoredEvent | None] | None:
-        """The row's route, target and event (None for reports and alerts); None if gone."""
-        route = self._routes.get(row.route)
-        target = route.target(row.target) if route else None
-        event = events.get(row.event_id) if row.event_id is not None else None
-        if route is None or target is None or (event is None and row.kind is DeliveryKind.EVENT):
-            reason = "route or target no longer configured"
-            self._ledger.mark_failed([row.id], reason, None, owner=self._owner)
-            log.warning("delivery.orphaned", id=row.id, route=row.route, target=row.target_label)
-            self._finished.dead += 1
-            return None
-        return route, target, event
+    def _orphan(self, rows: list[Delivery], now: int) -> None:
+        """Rows planned for a route or target this config no longer has (another process
+        planned them under another config): orphaned, for `outbox retry --all`."""
+        if rows and self._ledger.repair().orphan([row.id for row in rows], self.owner, now):
+            routes = sorted({row.route for row in rows})
+            log.warning("delivery.orphaned", rows=len(rows), routes=routes)
 
     async def _attempt(
         self, rows: list[Delivery], target: Target, message: Message, lane: Lane, probe: bool
@@ -252,7 +239,7 @@ class Deliverer:
         now = self._now()
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
-            self._ledger.mark_sent(ids, now, owner=self._owner)
+            self._ledger.mark_sent(ids, now, owner=self.owner)
             self._finished.sent += len(ids)
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
@@ -267,7 +254,7 @@ class Deliverer:
             now=now,
             rand=self._rand(),
         )
-        self._ledger.mark_failed(ids, error, retry_at, owner=self._owner)
+        self._ledger.mark_failed(ids, error, retry_at, owner=self.owner)
         self._finished.failed += len(ids)
         # Alerts that die are not alerted about again: that would loop on a dead target.
         if retry_at is None and rows[0].kind is not DeliveryKind.ALERT:

@@ -32,6 +32,6 @@ def enqueue(
             message = render(target)
             if message is None:
                 continue
-            planned = PlannedDelivery(route.name, target.fingerprint, target.label)
+            planned = PlannedDelivery(route.name, target.key, target.label)
             ids += ledger.add(kind, [planned], encode_message(message), now)
     return ids

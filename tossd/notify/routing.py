@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from functools import cached_property
 
 from jinja2 import Template
 
@@ -17,12 +18,22 @@ from tossd.store.records import PlannedDelivery
 
 @dataclass(frozen=True)
 class Target:
-    """One Apprise URL of one route. `url` is a secret: log `label`, store `fingerprint`."""
+    """One Apprise URL of one route. `url` is a secret: log `label`.
+
+    `key` is the target's identity in the ledger: its `name` if it has one, else where it
+    stands in the route (`notify[0]`, `notify_config[2]`). It holds no part of the URL, so
+    correcting a host, port, password or token keeps every row owed to the target.
+    """
 
     url: str
-    fingerprint: str
+    key: str
     label: str
     info: TargetInfo
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The URL's id: one send lane per URL, whichever routes share it."""
+        return fingerprint(self.url)
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,20 @@ class Route:
     title_template: Template | None = None
     body_template: Template | None = None
 
-    def target(self, fingerprint: str) -> Target | None:
-        return next((t for t in self.targets if t.fingerprint == fingerprint), None)
+    def target(self, key: str) -> Target | None:
+        return next((t for t in self.targets if t.key == key), None)
+
+
+def unique_targets(targets: Iterable[Target]) -> tuple[Target, ...]:
+    """One target per URL (the first listed): a URL given twice is told once."""
+    first: dict[str, Target] = {}
+    for target in targets:
+        first.setdefault(target.url, target)
+    return tuple(first.values())
 
 
 def fingerprint(url: str) -> str:
-    """Stable id of a target URL for the ledger, without storing the URL's secrets."""
+    """Stable id of a target URL without its secrets (ledgers before 0.5 stored it)."""
     return hashlib.sha256(url.encode()).hexdigest()[:20]
 
 
@@ -114,7 +133,6 @@ def plan_deliveries(
             continue
         held = quiet_until(now, route.quiet, route.tz) if route.quiet else None
         planned.extend(
-            PlannedDelivery(route.name, target.fingerprint, target.label, held)
-            for target in route.targets
+            PlannedDelivery(route.name, target.key, target.label, held) for target in route.targets
         )
     return planned

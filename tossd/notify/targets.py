@@ -13,27 +13,34 @@ from tossd.errors import ConfigError
 from tossd.notify.apprise.kinds import target_info, urls_from_config, validate_url
 from tossd.notify.apprise.plugins import register as register_apprise_plugins
 from tossd.notify.render import compile_template
-from tossd.notify.routing import Route, Target, fingerprint
+from tossd.notify.routing import Route, Target, unique_targets
 from tossd.text.masking import mask_url
 from tossd.text.zones import zone
 
 
-def _target(url: str, key: str) -> Target:
+def checked_target(url: str, key: str, config_key: str) -> Target:
+    """A target whose URL Apprise accepts; else a ConfigError naming `config_key`."""
     reason = validate_url(url)
     if reason is not None:
-        raise ConfigError(f"{key}: {reason}")
-    return Target(url, fingerprint(url), mask_url(url), target_info(url))
+        raise ConfigError(f"{config_key}: {reason}")
+    return Target(url, key, mask_url(url), target_info(url))
 
 
 def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
     key = f"route[{index}]"
-    targets = [_target(url, f"{key}.notify[{n}]") for n, url in enumerate(config.urls())]
+    targets = [
+        checked_target(url, f"name:{name}" if name else f"notify[{n}]", f"{key}.notify[{n}]")
+        for n, (name, url) in enumerate(config.named_urls())
+    ]
     if config.notify_config is not None:
         try:
             listed = urls_from_config(config.notify_config, config.tags)
         except ValueError as exc:
             raise ConfigError(f"{key}.notify_config: {exc}") from None
-        targets += [_target(url, f"{key}.notify_config") for url in listed]
+        targets += [
+            checked_target(url, f"notify_config[{n}]", f"{key}.notify_config")
+            for n, url in enumerate(listed)
+        ]
     title = body = None
     if config.title_template is not None:
         title = compile_template(config.title_template, name=f"{key}.title_template")
@@ -43,7 +50,7 @@ def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
         name=config.name,
         events=frozenset(config.events),
         extensions=frozenset(str(e) for e in config.extensions),
-        targets=tuple(dict.fromkeys(targets)),
+        targets=unique_targets(targets),
         attach_audio=config.attach_audio,
         tz=zone(config.timezone, default_tz),
         quiet=config.quiet,

@@ -16,15 +16,13 @@ import structlog
 from tossd.api.client import Client
 from tossd.config.report import ReportConfig
 from tossd.domain import KnownExtension, Notice
-from tossd.errors import ConfigError
-from tossd.notify.apprise.kinds import target_info, validate_url
 from tossd.notify.message import Message
-from tossd.notify.routing import Route, Target, fingerprint
+from tossd.notify.routing import Route, Target, unique_targets
+from tossd.notify.targets import checked_target
 from tossd.report.figures import Report, build_report
 from tossd.report.text import report_messages
 from tossd.report.window import due_dates, skipped_dates
 from tossd.store.stats import Stats
-from tossd.text.masking import mask_url
 from tossd.text.zones import host_timezone, zone
 
 log = structlog.get_logger(__name__)
@@ -44,14 +42,12 @@ class PreparedReport:
 
 def report_targets(config: ReportConfig, routes: Sequence[Route]) -> tuple[Target, ...]:
     """`[report].notify` plus the targets of every route whose events list "report"."""
-    targets = []
-    for index, url in enumerate(config.urls()):
-        reason = validate_url(url)
-        if reason is not None:
-            raise ConfigError(f"report.notify[{index}]: {reason}")
-        targets.append(Target(url, fingerprint(url), mask_url(url), target_info(url)))
+    targets = [
+        checked_target(url, f"notify[{index}]", f"report.notify[{index}]")
+        for index, url in enumerate(config.urls())
+    ]
     targets += [t for route in routes if Notice.REPORT in route.events for t in route.targets]
-    return tuple(dict.fromkeys(targets))
+    return unique_targets(targets)  # each target's rendering is looked up by its URL
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from sqlmodel import col, select
 
 from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, StoredEvent
 from tossd.store import rows
+from tossd.store.ledger_repair import LedgerRepair
 from tossd.store.records import Delivery, PlannedDelivery
 from tossd.store.scope import Scopes
-from tossd.store.tables import DeliveryRow, EventRow
+from tossd.store.tables import DeliveryRow, EventRow, unclaimed
 
-PENDING, RETRYING, SENT, DEAD = DeliveryState
+PENDING, RETRYING, SENT, DEAD = (DeliveryState[s] for s in ("PENDING", "RETRYING", "SENT", "DEAD"))
 OPEN_STATES = OWED_STATES
 MAX_ERROR_CHARS = 500
 
@@ -31,6 +32,10 @@ class Ledger:
     def __init__(self, engine: Engine) -> None:
         self._scopes = Scopes(engine)
         self._transaction = self._scopes.session
+
+    def repair(self) -> LedgerRepair:
+        """Orphaning and re-planning, for config edits (see `tossd.store.ledger_repair`)."""
+        return LedgerRepair(self._scopes)
 
     def plan(self, router: Router, now: int, *, limit: int = 500) -> int:
         """Turn announced, unplanned events into ledger rows; returns the rows created."""
@@ -78,13 +83,13 @@ class Ledger:
                 col(DeliveryRow.state).in_(OPEN_STATES),
                 when,
                 func.coalesce(col(DeliveryRow.held_until), 0) <= now,
-                _unclaimed(now),
+                unclaimed(now),
             )
             .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
             .limit(limit)
         )
         with self._transaction("read due deliveries") as session:
-            return [_delivery(row) for row in session.exec(query)]
+            return [rows.delivery(row) for row in session.exec(query)]
 
     def events(self, ids: Sequence[int]) -> dict[int, StoredEvent]:
         """The events some deliveries are about, by id."""
@@ -108,7 +113,7 @@ class Ledger:
             .where(
                 col(DeliveryRow.id).in_(list(ids)),
                 col(DeliveryRow.state).in_(OPEN_STATES),
-                or_(_unclaimed(now), col(DeliveryRow.claimed_by) == owner),
+                or_(unclaimed(now), col(DeliveryRow.claimed_by) == owner),
             )
             .values(claimed_by=owner, claim_until=until)
             .returning(col(DeliveryRow.id))
@@ -169,7 +174,7 @@ class Ledger:
         """These rows as they are now, in id order."""
         query = select(DeliveryRow).where(col(DeliveryRow.id).in_(list(ids)))
         with self._transaction("read deliveries") as session:
-            return [_delivery(row) for row in session.exec(query.order_by(col(DeliveryRow.id)))]
+            return [rows.delivery(row) for row in session.exec(query.order_by(col(DeliveryRow.id)))]
 
     def listing(self, *, state: DeliveryState | None = None, limit: int = 100) -> list[Delivery]:
         """Newest first."""
@@ -177,7 +182,7 @@ class Ledger:
         if state is not None:
             query = query.where(col(DeliveryRow.state) == state)
         with self._transaction("list deliveries") as session:
-            return [_delivery(row) for row in session.exec(query)]
+            return [rows.delivery(row) for row in session.exec(query)]
 
     def counts(self) -> dict[str, int]:
         query = select(DeliveryRow.state, func.count()).group_by(col(DeliveryRow.state))
@@ -217,28 +222,3 @@ def _new_row(event_id: int | None, planned: PlannedDelivery, now: int) -> Delive
         next_attempt_at=now,
         held_until=planned.held_until,
     )
-
-
-def _delivery(row: DeliveryRow) -> Delivery:
-    assert row.id is not None
-    return Delivery(
-        id=row.id,
-        event_id=row.event_id,
-        kind=DeliveryKind(row.kind),
-        route=row.route,
-        target=row.target,
-        target_label=row.target_label,
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        held_until=row.held_until,
-        sent_at=row.sent_at,
-        last_error=row.last_error,
-    )
-
-
-def _unclaimed(now: int) -> ColumnElement[bool]:
-    """Rows no sender holds: never claimed, or the claim expired (its sender is gone)."""
-    until = col(DeliveryRow.claim_until)
-    return or_(until.is_(None), until <= now)

@@ -6,9 +6,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, StoredEvent
+from tossd.domain import (
+    DeliveryKind,
+    DeliveryState,
+    EventKind,
+    KnownExtension,
+    ListedExtension,
+    NewEvent,
+    StoredEvent,
+)
 from tossd.errors import StoreError
-from tossd.store.tables import EventRow, ExtensionRow
+from tossd.store.records import Delivery
+from tossd.store.tables import DeliveryRow, EventRow, ExtensionRow
 
 # Built once: `json.dumps` with options constructs a new encoder for every payload.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -117,4 +126,23 @@ def known_extension(row: ExtensionRow) -> KnownExtension:
         alias=row.alias,
         startdate=row.startdate,
         enddate=row.enddate,
+    )
+
+
+def delivery(row: DeliveryRow) -> Delivery:
+    assert row.id is not None
+    return Delivery(
+        id=row.id,
+        event_id=row.event_id,
+        kind=DeliveryKind(row.kind),
+        route=row.route,
+        target=row.target,
+        target_label=row.target_label,
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        held_until=row.held_until,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
     )

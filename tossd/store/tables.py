@@ -4,9 +4,19 @@
 # table with Relationship attributes needs real annotations: drop this import for it.
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Index,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    or_,
+    text,
+)
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 # Every constraint and index gets a predictable name, so later migrations (Alembic batch mode
 # on SQLite, plain ALTERs on PostgreSQL) can drop or alter them by name.
@@ -110,7 +120,7 @@ class PollStateRow(StoreTable, table=True):
 
 
 class DeliveryRow(StoreTable, table=True):
-    """The delivery ledger: one row per (event, route, target URL), pending until sent."""
+    """The delivery ledger: one row per (event, route, target), pending until sent."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -122,10 +132,11 @@ class DeliveryRow(StoreTable, table=True):
     event_id: int | None = Field(default=None, foreign_key="events.id", index=True)
     kind: str = Field(sa_type=String)  # "event", or later "report" / "alert" (payload then)
     route: str = Field(sa_type=String)
-    # A fingerprint of the target URL: the URL itself holds secrets and stays in the config.
+    # The target's identity (`Target.key`): its name or place in the route, never its URL
+    # (which holds secrets, and is corrected without losing what is owed to it).
     target: str = Field(sa_type=String)
     target_label: str = Field(sa_type=String)  # the URL with its secrets masked
-    state: str = Field(sa_type=String)  # pending | retrying | sent | dead
+    state: str = Field(sa_type=String)  # pending | retrying | sent | dead | orphaned
     attempts: int = 0
     created_at: int = Field(sa_type=BigInteger)
     next_attempt_at: int = Field(sa_type=BigInteger)
@@ -150,3 +161,9 @@ class ReportRow(StoreTable, table=True):
     late: bool
     # JSON of the figures sent, so a report can be explained after the fact.
     summary: str = Field(sa_type=Text)
+
+
+def unclaimed(now: int) -> ColumnElement[bool]:
+    """Rows no sender holds: never claimed, or the claim expired (its sender is gone)."""
+    until = col(DeliveryRow.claim_until)
+    return or_(until.is_(None), until <= now)
