@@ -22,7 +22,7 @@ from tossd.config.routes import DeliveryConfig
 from tossd.domain import EventKind, NewEvent, Stream
 from tossd.notify.apprise.kinds import target_info
 from tossd.notify.deliver import Deliverer
-from tossd.notify.routing import Route, Target, fingerprint
+from tossd.notify.routing import Route, Target
 from tossd.store.store import Store
 
 CONCURRENCY = 8
@@ -65,7 +65,7 @@ async def through_ledger(tmp: Path, url: str, n: int) -> float:
     now = int(time.time())
     with Store.open(f"sqlite:///{tmp / 'bench.db'}", audio_dir=tmp / "audio") as store:
         seed(store, n, now)
-        target = Target(url, fingerprint(url), "json://bench", target_info(url))
+        target = Target(url, "notify[0]", "json://bench", target_info(url))
         route = Route("bench", frozenset({"call"}), frozenset(), (target,), True, tz=UTC)
         config = DeliveryConfig(concurrency=CONCURRENCY)
         deliverer = Deliverer(store, store.ledger(), [route], config)

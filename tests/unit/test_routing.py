@@ -15,7 +15,6 @@ from tossd.notify.message import TargetInfo
 from tossd.notify.routing import (
     Route,
     Target,
-    fingerprint,
     plan_deliveries,
     quiet_until,
     selects,
@@ -271,13 +270,13 @@ def test_random_instants_are_held_exactly_while_quiet_until_the_local_end() -> N
 # --- plan_deliveries ----------------------------------------------------------------------
 
 
-def target(url: str, label: str) -> Target:
-    return Target(url, fingerprint(url), label, TargetInfo("json", TargetKind.JSON, True, 8 * MIB))
+def target(url: str, key: str, label: str) -> Target:
+    return Target(url, key, label, TargetInfo("json", TargetKind.JSON, True, 8 * MIB))
 
 
-HOOK = target("json://127.0.0.1:9/hook", "json hook")
-MAIL = target("mailto://user:secret@example.com", "mail to user")
-PAGER = target("json://127.0.0.1:9/pager", "pager")
+HOOK = target("json://127.0.0.1:9/hook", "notify[0]", "json hook")
+MAIL = target("mailto://user:secret@example.com", "name:mail", "mail to user")
+PAGER = target("json://127.0.0.1:9/pager", "notify[1]", "pager")
 
 
 def route(
@@ -332,19 +331,19 @@ NIGHTTIME = utc(2026, 6, 11, 3)
             FRONT,
             [route("calls", {"call"}, (HOOK,))],
             DAYTIME,
-            [PlannedDelivery("calls", HOOK.fingerprint, "json hook", None)],
+            [PlannedDelivery("calls", HOOK.key, "json hook", None)],
         ),
         # A `missed_call` route does not get an answered call.
         (EventKind.CALL, FRONT, [route("missed", {"missed_call"}, (HOOK,))], DAYTIME, []),
-        # One row per target, in the route's order, keyed by fingerprint, never by URL.
+        # One row per target, in the route's order, keyed by its identity, never by URL.
         (
             EventKind.SMS,
             FRONT,
             [route("texts", {"sms"}, (HOOK, MAIL))],
             DAYTIME,
             [
-                PlannedDelivery("texts", HOOK.fingerprint, "json hook", None),
-                PlannedDelivery("texts", MAIL.fingerprint, "mail to user", None),
+                PlannedDelivery("texts", HOOK.key, "json hook", None),
+                PlannedDelivery("texts", MAIL.key, "mail to user", None),
             ],
         ),
         # Quiet hours hold every row of the route until the window ends.
@@ -354,8 +353,8 @@ NIGHTTIME = utc(2026, 6, 11, 3)
             [route("vm", {"voicemail"}, (HOOK, MAIL), quiet=NIGHT)],
             NIGHTTIME,
             [
-                PlannedDelivery("vm", HOOK.fingerprint, "json hook", utc(2026, 6, 11, 11)),
-                PlannedDelivery("vm", MAIL.fingerprint, "mail to user", utc(2026, 6, 11, 11)),
+                PlannedDelivery("vm", HOOK.key, "json hook", utc(2026, 6, 11, 11)),
+                PlannedDelivery("vm", MAIL.key, "mail to user", utc(2026, 6, 11, 11)),
             ],
         ),
         # Quiet hours outside their window hold nothing.
@@ -364,7 +363,7 @@ NIGHTTIME = utc(2026, 6, 11, 3)
             FRONT,
             [route("vm", {"voicemail"}, (HOOK,), quiet=NIGHT)],
             DAYTIME,
-            [PlannedDelivery("vm", HOOK.fingerprint, "json hook", None)],
+            [PlannedDelivery("vm", HOOK.key, "json hook", None)],
         ),
         # Two matching routes: rows of each, in route order; quiet hours are per route.
         (
@@ -376,8 +375,8 @@ NIGHTTIME = utc(2026, 6, 11, 3)
             ],
             NIGHTTIME,
             [
-                PlannedDelivery("calls", HOOK.fingerprint, "json hook", utc(2026, 6, 11, 11)),
-                PlannedDelivery("missed", PAGER.fingerprint, "pager", None),
+                PlannedDelivery("calls", HOOK.key, "json hook", utc(2026, 6, 11, 11)),
+                PlannedDelivery("missed", PAGER.key, "pager", None),
             ],
         ),
         # A route for other numbers plans nothing; one for this number's alias does.
@@ -389,7 +388,7 @@ NIGHTTIME = utc(2026, 6, 11, 3)
                 route("front", {"sms"}, (PAGER,), extensions=frozenset({"front desk"})),
             ],
             DAYTIME,
-            [PlannedDelivery("front", PAGER.fingerprint, "pager", None)],
+            [PlannedDelivery("front", PAGER.key, "pager", None)],
         ),
         # An unknown number reaches only the routes without selectors.
         (
@@ -400,7 +399,7 @@ NIGHTTIME = utc(2026, 6, 11, 3)
                 route("all", {"sms"}, (PAGER,)),
             ],
             DAYTIME,
-            [PlannedDelivery("all", PAGER.fingerprint, "pager", None)],
+            [PlannedDelivery("all", PAGER.key, "pager", None)],
         ),
     ],
 )
