@@ -25,9 +25,16 @@ def describe_errors(exc: ValidationError) -> list[str]:
     return problems
 
 
+def _is_form_tag(part: int | str) -> bool:
+    """A union form's tag (`Tag("<url>")`): pydantic puts it in the path; people need not."""
+    return isinstance(part, str) and part.startswith("<") and part.endswith(">")
+
+
 def _dotted(loc: list[int | str]) -> str:
     text = ""
     for part in loc:
+        if _is_form_tag(part):
+            continue
         if isinstance(part, int):
             text += f"[{part}]"
         else:

@@ -13,9 +13,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
     Strict,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -75,6 +77,17 @@ class NamedTarget(BaseModel):
     url: SecretStr
 
 
+def _target_form(value: object) -> str:
+    return "<named>" if isinstance(value, dict | NamedTarget) else "<url>"
+
+
+#: A `notify` entry: a plain URL, or `{ name, url }`; an error names only the form given.
+NotifyEntry = Annotated[
+    Annotated[SecretStr, Tag("<url>")] | Annotated[NamedTarget, Tag("<named>")],
+    Discriminator(_target_form),
+]
+
+
 class RouteConfig(BaseModel):
     """One `[[route]]`: these events, from these numbers, to these Apprise targets."""
 
@@ -86,7 +99,7 @@ class RouteConfig(BaseModel):
     #: DIDs, extension ids (as strings or ints) or aliases; empty means every number.
     extensions: tuple[str | int, ...] = ()
     #: Apprise URLs, each a string or a `NamedTarget` table.
-    notify: tuple[SecretStr | NamedTarget, ...] = ()
+    notify: tuple[NotifyEntry, ...] = ()
     notify_config: Path | None = Field(default=None, strict=False)
     tags: tuple[str, ...] = ()
     attach_audio: bool = True

@@ -47,11 +47,12 @@ async def retry_outbox(
             raise TossdError(f"--id {missing[0]}: no such notification (see `tossd outbox`)")
         deliverer = open_deliverer(config, store, routes)
         now = int(time.time())
+        count = ledger.retry(now, ids=ids)  # the owed rows first: then each is counted once
         replanned = Replanned()
         if include_dead or ids:
             extensions = {e.extensionid: e for e in store.all_extensions()}
             replanned = replan(ledger, routes, extensions, now, ids=ids)
-        count = ledger.retry(now, ids=ids) + replanned.due
+        count += replanned.due
         return count, replanned, await deliverer.drain()
 
 
