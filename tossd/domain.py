@@ -58,6 +58,8 @@ class DeliveryState(StrEnum):
     SENT = "sent"
     DEAD = "dead"
     ORPHANED = "orphaned"
+    #: A call that reached voicemail, announced as that voicemail (`fold_voicemail_calls`).
+    FOLDED = "folded"
 
 
 class TargetKind(StrEnum):
@@ -172,6 +174,7 @@ class DrainReport:
     failed: int = 0
     dead: int = 0
     postponed: int = 0
+    folded: int = 0
     targets_down: list[str] = field(default_factory=list)
     targets_up: list[str] = field(default_factory=list)
 

@@ -103,6 +103,9 @@ class RouteConfig(BaseModel):
     notify_config: Path | None = Field(default=None, strict=False)
     tags: tuple[str, ...] = ()
     attach_audio: bool = True
+    #: With both "call" and "voicemail" in `events`, a call that reached voicemail is
+    #: announced once, as the voicemail (with its audio); false announces both.
+    fold_voicemail_calls: bool = True
     title_template: str | None = None
     body_template: str | None = None
     quiet_hours: str | None = None

@@ -10,6 +10,7 @@ import structlog
 from tossd.domain import KnownExtension, StoredEvent
 from tossd.errors import TemplateRenderError
 from tossd.notify.attach import AudioLimits, digest_recordings, recording
+from tossd.notify.fold import without_folded_calls
 from tossd.notify.message import Message
 from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target
@@ -55,6 +56,9 @@ def digest_message(
 ) -> Message:
     """What quiet hours held for one target, oldest first, in one message."""
     ordered = sorted(items, key=lambda item: item[0].occurred_at)
+    if route.folds_voicemail_calls:
+        told = {event.id for event in without_folded_calls([event for event, _ in ordered])}
+        ordered = [item for item in ordered if item[0].id in told]
     held = datetime.fromtimestamp(held_until, route.tz)
     title, body = render_digest(
         ordered,

@@ -23,6 +23,7 @@ from tossd.notify.batches import Batch, batches_by_lane
 from tossd.notify.breaker import Breaker
 from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
+from tossd.notify.fold import Fold, fold
 from tossd.notify.lanes import BREAKER_AFTER, Lane
 from tossd.notify.message import Message, SendResult, decode_message
 from tossd.notify.queue import enqueue
@@ -190,8 +191,7 @@ class Deliverer:
         rows, route, target = batch.rows, batch.route, batch.target
         event = events.get(rows[0].event_id) if rows[0].event_id is not None else None
         if event is None and rows[0].kind is DeliveryKind.EVENT:
-            reason = "its event is no longer in the store"
-            self._ledger.mark_failed([rows[0].id], reason, None, owner=self.owner)
+            self._ledger.mark_failed([rows[0].id], "its event is gone", None, owner=self.owner)
             self._finished.dead += 1
             return
         config = self._config
@@ -206,6 +206,8 @@ class Deliverer:
         elif event is None:  # a report or an alert: its message was stored with the row
             message = decode_message(self._ledger.payload(rows[0].id) or "{}")
         else:
+            if route.folds_voicemail_calls and self._folded(rows[0].id, event):
+                return
             extension = self._extensions.get(event.extensionid)
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
@@ -215,9 +217,20 @@ class Deliverer:
                 return
         await self._attempt(rows, target, message, lane, probe)
 
+    def _folded(self, row_id: int, call: StoredEvent) -> bool:
+        """Is this call told by its voicemail (the row is folded), or waiting for it?"""
+        now = self._now()
+        verdict = fold(call, self._ledger.voicemails_between, now, self._config.audio_wait_s)
+        if verdict is Fold.FOLDED:
+            self._ledger.mark_folded([row_id], owner=self.owner)
+            self._finished.folded += 1
+        elif verdict is Fold.WAIT:
+            self._ledger.postpone([row_id], now + POSTPONE_S, owner=self.owner)
+            self._finished.postponed += 1
+        return verdict is not Fold.SEND
+
     def _orphan(self, rows: list[Delivery], now: int) -> None:
-        """Rows planned for a route or target this config no longer has (another process
-        planned them under another config): orphaned, for `outbox retry --all`."""
+        """Rows of a route or target this config lacks (planned by another): orphaned."""
         if rows and self._ledger.repair().orphan([row.id for row in rows], self.owner, now):
             routes = sorted({row.route for row in rows})
             log.warning("delivery.orphaned", rows=len(rows), routes=routes)

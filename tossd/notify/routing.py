@@ -11,7 +11,7 @@ from functools import cached_property
 from jinja2 import Template
 
 from tossd.config.routes import QuietHours
-from tossd.domain import KnownExtension, StoredEvent, matches_kind
+from tossd.domain import KnownExtension, Notice, StoredEvent, matches_kind
 from tossd.notify.message import TargetInfo
 from tossd.store.records import PlannedDelivery
 
@@ -49,6 +49,13 @@ class Route:
     quiet: QuietHours | None = None
     title_template: Template | None = None
     body_template: Template | None = None
+    fold_voicemail_calls: bool = True
+
+    @property
+    def folds_voicemail_calls(self) -> bool:
+        """Calls that reached voicemail are told as their voicemail, not twice."""
+        wanted = {Notice.CALL, Notice.VOICEMAIL}
+        return self.fold_voicemail_calls and wanted <= self.events
 
     def target(self, key: str) -> Target | None:
         return next((t for t in self.targets if t.key == key), None)

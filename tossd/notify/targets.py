@@ -56,6 +56,7 @@ def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
         quiet=config.quiet,
         title_template=title,
         body_template=body,
+        fold_voicemail_calls=config.fold_voicemail_calls,
     )
 
 

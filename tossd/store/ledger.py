@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import ColumnElement, Engine, func, or_, update
 from sqlmodel import col, select
 
-from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, StoredEvent
+from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, EventKind, StoredEvent
 from tossd.store import rows
 from tossd.store.ledger_repair import LedgerRepair
 from tossd.store.records import Delivery, PlannedDelivery
@@ -121,6 +121,20 @@ class Ledger:
         with self._scopes.connection("claim deliveries", write=True) as connection:
             claimed = connection.execute(statement).scalars()
             return sorted(int(row_id) for row_id in claimed if row_id is not None)
+
+    def voicemails_between(self, extensionid: int, start: int, end: int) -> list[StoredEvent]:
+        """The voicemails of one number stamped within [start, end] (a call's, to fold it)."""
+        query = select(EventRow).where(
+            col(EventRow.kind) == EventKind.VOICEMAIL,
+            col(EventRow.extensionid) == extensionid,
+            col(EventRow.occurred_at).between(start, end),
+        )
+        with self._transaction("read voicemails") as session:
+            return [rows.stored_event(row) for row in session.exec(query)]
+
+    def mark_folded(self, ids: Sequence[int], *, owner: str | None = None) -> None:
+        """Told by its voicemail's notification: never sent as a call of its own."""
+        self._update(ids, "record a folded call", owner=owner, state=DeliveryState.FOLDED)
 
     def mark_sent(self, ids: Sequence[int], now: int, *, owner: str | None = None) -> None:
         values = {"state": SENT, "sent_at": now, "last_error": None}
