@@ -16,7 +16,7 @@ from support.config import write_config_file
 #: debug: the suites count every poll cycle, and idle ones are logged at debug.
 DAEMON_LOG = {"level": "debug", "format": "json"}
 
-OPEN_DELIVERIES = "SELECT count(*) FROM deliveries WHERE state != 'sent'"
+OPEN_DELIVERIES = "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'retrying')"
 UNPLANNED = "SELECT count(*) FROM events WHERE announce AND planned_at IS NULL"
 VOICEMAILS_WITHOUT_AUDIO = (
     "SELECT count(*) FROM events e LEFT JOIN audio a ON a.event_id = e.id "

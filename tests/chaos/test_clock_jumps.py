@@ -16,6 +16,7 @@ from chaos_traffic import (
     Key,
     Receiver,
     expected_keys,
+    folded_calls,
     live_extensions,
     record_figures,
 )
@@ -132,8 +133,10 @@ async def test_clock_jumping_an_hour_either_way_neither_repeats_nor_loses(
     assert len(expected) >= 40
     assert not lost and not phantom
     assert duplicates == 0
-    assert rig.store.count_events() == len(expected)
+    folded = folded_calls(rig.world)
+    assert rig.store.count_events() == len(expected) + len(folded)
     assert rig.store.ledger().counts()["sent"] == len(expected)
+    assert rig.store.ledger().counts()["folded"] == len(folded)
 
 
 @pytest.mark.timeout(60)

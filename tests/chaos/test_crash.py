@@ -24,6 +24,7 @@ from chaos_traffic import (
     LivelyFactory,
     Receiver,
     expected_keys,
+    folded_calls,
     folder_keys,
     live_extensions,
     orphan_temps,
@@ -194,8 +195,11 @@ async def test_sigkill_at_random_moments_loses_nothing_and_repeats_only_what_was
     assert not lost, sorted(lost)[:10]
     assert not phantom, sorted(phantom)[:10]
     assert duplicates <= sum(kills.values())
-    assert stored == Counter(k[0] for k in expected)  # every event stored, once
-    assert db_count(db, "SELECT count(*) FROM deliveries") == 2 * len(expected)
+    folded = folded_calls(world)
+    assert stored == Counter(k[0] for k in expected | folded)  # every event stored, once
+    # Two targets: a row each per event, the folded calls' rows folded, not sent.
+    assert db_count(db, "SELECT count(*) FROM deliveries") == 2 * (len(expected) + len(folded))
+    assert db_count(db, "SELECT count(*) FROM deliveries WHERE state = 'folded'") == 2 * len(folded)
     assert db_count(db, OPEN_DELIVERIES) == 0
     assert len(audio) == sum(1 for k in expected if k[0] == "voicemail")
     for filename, size, sha256 in audio:

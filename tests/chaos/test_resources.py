@@ -20,6 +20,7 @@ from chaos_daemon import (
 from chaos_traffic import (
     LivelyFactory,
     expected_keys,
+    folded_calls,
     folder_keys,
     live_extensions,
     orphan_temps,
@@ -53,6 +54,7 @@ def failures(daemon: DaemonProcess, words: str, *events: str) -> list[dict[str, 
     ]
 
 
+FOLDED = "SELECT count(*) FROM deliveries WHERE state = 'folded'"
 VOICEMAIL_SENT = (
     "SELECT count(*) FROM deliveries d JOIN events e ON e.id = d.event_id "
     "WHERE e.kind = 'voicemail' AND d.state = 'sent'"
@@ -60,11 +62,13 @@ VOICEMAIL_SENT = (
 
 
 def all_delivered(world: World, folder: Path, db: Path) -> bool:
-    """Every record of the world notified, with the recording beside the voicemail."""
+    """Every record of the world notified, with the recording beside the voicemail (and
+    each call that left a voicemail folded into it, on the one target)."""
     return (
         expected_keys(world) <= set(folder_keys(folder))
         and voicemail_delivered_with_audio(folder)
         and db_count(db, OPEN_DELIVERIES) == 0
+        and db_count(db, FOLDED) == len(folded_calls(world))
     )
 
 
