@@ -33,10 +33,12 @@ def upgrade(url: str, revision: str = "head", *, lock_timeout_s: float = LOCK_TI
     transaction, after the lock), instead of failing on the first one's locks.
     """
     with migration_lock(url, timeout_s=lock_timeout_s):
-        _upgrade(url, revision)
+        upgrade_locked(url, revision)
 
 
-def _upgrade(url: str, revision: str) -> None:
+def upgrade_locked(url: str, revision: str = "head") -> None:
+    """`upgrade` for a caller that holds `migration_lock` already (a test playing the
+    migration that other processes wait for)."""
     # A private engine with foreign keys off: batch mode rebuilds SQLite tables by copy, drop
     # and rename, which a referencing foreign key would veto. env.py checks them afterwards,
     # and disposing the engine keeps those connections out of any pool.
@@ -44,8 +46,8 @@ def _upgrade(url: str, revision: str) -> None:
     try:
         # engine.begin(): the whole upgrade commits or rolls back as one transaction (Alembic
         # leaves an outer transaction alone; see its cookbook on sharing a connection).
-        # writer(): BEGIN IMMEDIATE, so a reader that committed between Alembic's first read
-        # and its first write cannot fail the upgrade with SQLITE_BUSY (see engine.writer).
+        # writer(): BEGIN IMMEDIATE, so a write committed elsewhere between Alembic's first
+        # read and its first write cannot fail the upgrade with SQLITE_BUSY (engine.writer).
         with (
             store_errors(f"migrate the database {mask_url(url)}"),
             writer(engine).begin() as connection,
