@@ -107,35 +107,57 @@ async def test_run_beside_events_outbox_and_outbox_retry_on_a_new_state_dir_all_
         await start_all_at_once(tmp_path / f"round-{round_}", sandbox.url, api_key)
 
 
-def holds_open(pid: int, path: Path) -> bool:
-    """Whether process `pid` has `path` open (Linux's /proc): it is waiting on the lock."""
-    fds = Path(f"/proc/{pid}/fd")
-    try:
-        return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+def holds_open(path: Path) -> bool:
+    """Whether another process has `path` open (Linux's /proc): it is waiting on the lock."""
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        if fd.parts[2] == str(os.getpid()):
+            continue
+        try:
+            if os.readlink(fd) == str(path):
+                return True
+        except OSError:  # a process or descriptor that went away meanwhile
+            continue
+    return False
 
 
-def asks_for_advisory_lock(server_url: str, database: str) -> bool:
-    """Whether a session on `database` has asked for the advisory lock (and is waiting)."""
-    engine = sa.create_engine(server_url)
+def asks_for_advisory_lock(url: str, *, shared: bool) -> bool:
+    """Whether a session on the database at `url` has asked for the advisory lock (and is
+    waiting: the test holds it)."""
+    server, database = url.rsplit("/", 1)
+    engine = sa.create_engine(f"{server}/postgres")
+    function = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock("
     try:
         with engine.connect() as connection:
             query = sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = :db "
-                "AND query LIKE 'SELECT pg_try_advisory_lock_shared%'"
+                "AND starts_with(query, :asked)"
             )
-            return bool(connection.execute(query, {"db": database}).scalar_one())
+            found = connection.execute(query, {"db": database, "asked": f"SELECT {function}"})
+            return bool(found.scalar_one())
     finally:
         engine.dispose()
 
 
-def waits_for_the_lock(url: str, pid: int) -> bool:
+def waits_for_the_lock(url: str, *, shared: bool) -> bool:
     db_file = sqlite_path(url)
     if db_file is not None:
-        return holds_open(pid, lock_file(db_file))
-    server, database = url.rsplit("/", 1)
-    return asks_for_advisory_lock(f"{server}/postgres", database)
+        return holds_open(lock_file(db_file))
+    return asks_for_advisory_lock(url, shared=shared)
+
+
+async def test_a_second_migration_waits_for_the_one_in_progress_then_finds_it_done(
+    store_url: str,
+) -> None:
+    with migration_lock(store_url):  # the test is the first migration, and a slow one
+        second = asyncio.create_task(migrate_in_child(store_url))
+        await wait_until(
+            partial(waits_for_the_lock, store_url, shared=False),
+            timeout=30,
+            what="the second migration waiting for the first",
+        )
+        upgrade_locked(store_url)
+    assert await second == (0, "")
+    assert [row[0] for row in versions(store_url)] == [HEAD_REVISION]
 
 
 @pytest.mark.parametrize("command", [("events",), ("outbox",)])
@@ -152,7 +174,7 @@ async def test_a_reader_on_an_outdated_schema_waits_for_the_migration_in_progres
     with migration_lock(store_url):
         reader = await start_tossd(*command, "-c", str(config))
         await wait_until(
-            partial(waits_for_the_lock, store_url, reader.pid),
+            partial(waits_for_the_lock, store_url, shared=True),
             timeout=30,
             what="the reader waiting for the migration",
         )
