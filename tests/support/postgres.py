@@ -20,9 +20,15 @@ USER, PASSWORD = "tossd", "pg-s3cret-5e1f"
 SERVER_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 
 
+def _program(name: str) -> str | None:
+    """On PATH, or where Debian's postgresql package keeps it (newest version first)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return shutil.which(name) or next((str(path) for path in versions), None)
+
+
 def missing() -> str | None:
     """Why no server can be started here, or None when one can."""
-    absent = [name for name in SERVER_PROGRAMS if shutil.which(name) is None]
+    absent = [name for name in SERVER_PROGRAMS if _program(name) is None]
     if absent:
         return f"PostgreSQL's {', '.join(absent)} not on PATH"
     if importlib.util.find_spec("psycopg") is None:
@@ -41,6 +47,7 @@ def _postgres_user() -> pwd.struct_passwd | None:
 
 def _as_server_user(command: list[str]) -> list[str]:
     """The server refuses to run as root: as root, run it as `postgres`."""
+    command = [_program(command[0]) or command[0], *command[1:]]
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
