@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import support.cli
 import support.config
+import support.postgres
 import support.sandbox
 
 from tossd.api.client import Client
@@ -109,3 +111,22 @@ def write_config(tmp_path: Path, api_key: str) -> Callable[..., Path]:
 def run_tossd() -> support.cli.RunTossd:
     """Run `python -m tossd ARGS` to completion without blocking the test's event loop."""
     return support.cli.run_tossd
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the run (skipped where none can be started)."""
+    if (reason := support.postgres.missing()) is not None:
+        pytest.skip(reason)
+    with support.postgres.serve_postgres() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database: a SQLite file in tmp_path, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        (tmp_path / "state").mkdir(exist_ok=True)
+        return f"sqlite:///{tmp_path / 'state' / 'tossd.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return support.postgres.fresh_database(server, f"tossd_{uuid.uuid4().hex[:12]}")

@@ -52,12 +52,13 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # Another process holding the write lock (the CLI, `tossd db upgrade`) makes us
+            # wait up to 5 s instead of failing at once with "database is locked". First:
+            # switching a new database to WAL below takes a lock too, and must wait for it.
+            cursor.execute("PRAGMA busy_timeout=5000")
             # WAL: readers (`tossd events`, reports) never block the poller's writes, nor
             # the writes the readers.
             cursor.execute("PRAGMA journal_mode=WAL")
-            # Another process holding the write lock (the CLI, `tossd db upgrade`) makes us
-            # wait up to 5 s instead of failing at once with "database is locked".
-            cursor.execute("PRAGMA busy_timeout=5000")
             # NORMAL is safe with WAL: a power loss may roll back the last transactions but
             # never corrupts the database, and commits skip an fsync each.
             cursor.execute("PRAGMA synchronous=NORMAL")

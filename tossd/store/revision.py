@@ -14,6 +14,7 @@ from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 
 from tossd.errors import StoreError
 from tossd.store.engine import create_engine, mask_url, store_errors
+from tossd.store.migration_lock import await_migration
 
 #: The newest script in migrations/versions (a test checks it against Alembic's own head).
 HEAD_REVISION = "0004"
@@ -34,6 +35,18 @@ def current_revision(url: str) -> str | None:
             return None if row is None else str(row[0])
     finally:
         engine.dispose()
+
+
+def settled_revision(url: str) -> str | None:
+    """`current_revision` for read-only commands: an outdated revision is read again once a
+    migration in progress (a daemon starting beside the command) has ended, so the command
+    reads the migrated database instead of refusing it. Waits for nothing otherwise."""
+    current = current_revision(url)
+    if current is None or current == HEAD_REVISION:
+        # None: a new database, empty until a migration commits, and nothing to show.
+        return current
+    await_migration(url)
+    return current_revision(url)
 
 
 def is_current(url: str) -> bool:

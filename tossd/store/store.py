@@ -73,7 +73,7 @@ class Store(Closable):
         """For read-only commands: the store as it is, never created, migrated or chmod-ed
         (so they cannot race a starting daemon); None while there is no database yet."""
         db_file = sqlite_path(url)
-        current = None if db_file and not db_file.is_file() else revision.current_revision(url)
+        current = None if db_file and not db_file.is_file() else revision.settled_revision(url)
         if current is None:
             return None
         if current != revision.HEAD_REVISION:
