@@ -15,7 +15,7 @@ from support.logs import parse_records
 from support.sandbox import serve_sandbox, served_calls
 from support.store import db_count, open_store
 
-from tossd.domain import EventKind
+from tossd.domain import ACCOUNT, EventKind, Stream
 from tossd.sandbox.server import Faults, RunningSandbox
 from tossd.sandbox.world import World
 from tossd.store.store import Store
@@ -59,7 +59,13 @@ async def test_killed_between_fetch_and_commit_loses_nothing(
         active = {e.extensionid for e in store.active_extensions()}
         assert len(calls) == len(set(calls))
         served_at = int(time.time())
-        assert set(calls) == served_calls(world, served_at, active, until=served_at + 86400)
+        # A first sight asks for the initial window (900 s) before its first poll.
+        state = store.poll_state(ACCOUNT, Stream.CALLS)
+        assert state is not None and state.first_polled_at is not None
+        since = state.first_polled_at - 900
+        assert set(calls) == served_calls(
+            world, served_at, active, since=since, until=served_at + 86400
+        )
         voicemail = [e for e in store.list_events(kind="voicemail") if e.announce]
         assert voicemail and all(store.audio_for(e.id) is not None for e in voicemail)
         assert store.integrity_check() == "ok"

@@ -28,9 +28,10 @@ from tossd.daemon.pruning import prune
 from tossd.daemon.resources import open_client, open_deliverer
 from tossd.daemon.routes import ready_routes
 from tossd.daemon.signals import stop_on_signals
-from tossd.domain import Stream
+from tossd.domain import Stream, StreamReport
 from tossd.errors import ApiKeyRejected, TossdError
 from tossd.notify.routing import unmatched_routes
+from tossd.poll.plan import RECHECK_S
 from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport, Reporter
 
@@ -68,13 +69,19 @@ class Daemon:
                 open_client(self._config, on_request=self._ops.metrics.record_api_call)
             )
             self._store = store
-            self._poller = Poller(api, store, self._config.poll, clock=self._clock)
+            self._poller = Poller(
+                api,
+                store,
+                self._config.poll,
+                clock=self._clock,
+                budget_per_s=self._config.api.max_requests_per_s,
+            )
             self._deliverer = open_deliverer(self._config, store, routes, clock=self._clock)
             self._reporter = Reporter.of(
                 api, store.stats(), self._config.report, routes, self._config.state_dir / "reports"
             )
             await self._ops.open(stack, store, self._deliverer)
-            scheduler = self._scheduler()
+            scheduler = self._jobs = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             self._ops.ready()
@@ -150,6 +157,26 @@ class Daemon:
         report = await self._poller.poll_stream(stream)
         if stream is Stream.VOICEMAIL:
             await self._poller.fetch_audio()
+        self._after_poll(report)
+        if report.due and Stream.VOICEMAIL.value in self._config.poll.streams:
+            # A call may have left a voicemail: check its box now, and once more shortly in
+            # case the provider lists the voicemail a little after the call.
+            now = datetime.now(UTC)
+            for delay in (0.0, RECHECK_S):
+                self._jobs.add_job(
+                    self._job,
+                    "date",
+                    args=["poll.voicemail_due", self._poll_due_boxes],
+                    run_date=now + timedelta(seconds=delay),
+                )
+
+    async def _poll_due_boxes(self) -> None:
+        report = await self._poller.poll_voicemail(sweep=False)
+        await self._poller.fetch_audio()
+        if report.extensions:
+            self._after_poll(report)
+
+    def _after_poll(self, report: StreamReport) -> None:
         self._ops.after_poll(report)
         if report.announced:
             # Start the sends right away rather than at the next delivery tick; they run in

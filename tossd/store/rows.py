@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tossd.domain import (
@@ -146,3 +146,24 @@ def delivery(row: DeliveryRow) -> Delivery:
         sent_at=row.sent_at,
         last_error=row.last_error,
     )
+
+
+def sort_batch(
+    events: Sequence[NewEvent], payloads: Sequence[str], stored: dict[str, tuple[int, str]]
+) -> tuple[list[int], dict[int, str], int]:
+    """Positions of the unknown events, new payloads by event id, and how many changed.
+
+    A second event of a known identity compares with the first one's payload, as with the
+    row already updated; two of an unknown identity both go to the INSERT, which refuses them.
+    """
+    fresh: list[int] = []
+    changed: dict[int, str] = {}
+    updated = 0
+    for index, (event, payload) in enumerate(zip(events, payloads, strict=True)):
+        known = stored.get(event.identity)
+        if known is None:
+            fresh.append(index)
+        elif changed.get(known[0], known[1]) != payload:
+            changed[known[0]] = payload
+            updated += 1
+    return fresh, changed, updated
