@@ -70,7 +70,7 @@ class Store(Closable):
 
     def facts(self) -> StoreFacts:
         """Read-only figures for health and metrics."""
-        return StoreFacts(self._engine)
+        return StoreFacts.on_engine(self._engine)
 
     def schedule(self) -> PollSchedule:
         """What to poll next: voicemail boxes due, per-number turns, account-wide floors."""
