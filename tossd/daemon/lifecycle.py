@@ -233,7 +233,9 @@ class Daemon:
         try:
             await work()
         except asyncio.CancelledError:
-            raise
+            # Only the stop cancels jobs (a paced sweep may still be under way): an expected
+            # end, said once, not an error traceback from the scheduler for every SIGTERM.
+            log.info("job.cancelled", job=name)
         except Exception:
             log.exception("job.failed", job=name)
         finally:
