@@ -68,3 +68,20 @@ def test_the_example_config_passes_config_check() -> None:
     example = Path(__file__).parents[2] / "config" / "tossd.example.toml"
     result = run_tossd_sync("config", "check", "-c", str(example), env={"HOME": "/nonexistent"})
     assert result.returncode == 0, result.stderr
+
+
+def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    path.chmod(0o644)
+    exposed = run_tossd_sync("config", "check", "-c", str(path))
+    assert exposed.returncode == 0, exposed.stderr
+    assert "config.readable_by_others" in exposed.stderr
+    assert "chmod 600" in exposed.stderr and "k-123456" not in exposed.stderr
+    path.chmod(0o600)
+    private = run_tossd_sync("config", "check", "-c", str(path))
+    assert "config.readable_by_others" not in private.stderr
+    # A file without the key (it comes from the environment) exposes nothing.
+    keyless = config(tmp_path, api={"timeout_s": 10})
+    keyless.chmod(0o644)
+    from_env = run_tossd_sync("config", "check", "-c", str(keyless), env={"TOSSD_API_KEY": "k-1"})
+    assert from_env.returncode == 0 and "config.readable_by_others" not in from_env.stderr

@@ -12,9 +12,11 @@ from tossd.errors import ApiKeyRejected, ApiUnavailable
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tossd.cli.startup import load_rereadable, use_logging
     from tossd.daemon.lifecycle import run_daemon
 
-    asyncio.run(run_daemon(load(args)))
+    config, reread = load_rereadable(args)
+    asyncio.run(run_daemon(config, reread, use_logging))
     return 0
 
 

@@ -40,3 +40,9 @@ def open_deliverer(
     # target that left the config are orphaned (and said so, once) rather than sent.
     reconcile(store.ledger(), routes, deliverer.owner, int(clock()))
     return deliverer
+
+
+def take_routes(store: Store, deliverer: Deliverer, routes: list[Route], *, now: int) -> None:
+    """The routes of a reloaded config: rows follow them as at start (`open_deliverer`)."""
+    deliverer.use_routes(routes)
+    reconcile(store.ledger(), routes, deliverer.owner, now)

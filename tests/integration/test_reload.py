@@ -1,0 +1,60 @@
+"""SIGHUP reloads the config of a running daemon (`systemctl reload tossd`)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from support.cli import DaemonProcess
+from support.wait import wait_until
+
+HOOK = "json://127.0.0.1:9/hook"
+
+
+def events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
+    return [record for record in daemon.records() if record["event"] == name]
+
+
+async def test_sighup_reloads_routes_intervals_and_log_level_and_refuses_a_bad_config(
+    sandbox: Any, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    route = {"events": ["sms"], "notify": [HOOK]}
+    fast = {"interval_s": 30, "jitter_s": 0}
+    path = write_config(sandbox.url, routes=[route], poll=fast, log={"format": "json"})
+    daemon = await DaemonProcess(tmp_path / "daemon.log", "run", "-c", str(path)).start()
+    try:
+        await wait_until(lambda: bool(events(daemon, "daemon.started")), timeout=30, alive=daemon)
+        assert not [r for r in daemon.records() if r["level"] == "debug"]
+
+        # A second route, another interval, debug logging, a new API URL: all but the
+        # URL are taken up at once, and the daemon says the URL needs a restart.
+        write_config(
+            "http://127.0.0.1:9/apihttp.php",
+            routes=[route, {"name": "office", **route}],
+            poll={**fast, "sms_interval_s": 10},
+            log={"format": "json", "level": "debug"},
+        )
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGHUP)
+        await wait_until(lambda: bool(events(daemon, "config.reloaded")), timeout=20, alive=daemon)
+        (reloaded,) = events(daemon, "config.reloaded")
+        assert reloaded["routes"] == ["route-1", "office"]
+        assert reloaded["restart_needed"] == ["api"]
+        await wait_until(
+            lambda: any(r["level"] == "debug" for r in daemon.records()), timeout=20, alive=daemon
+        )
+
+        # A config that no longer validates: refused, the error logged, the daemon stays up.
+        path.write_text(path.read_text() + "\n[bogus]\nx = 1\n")
+        daemon.proc.send_signal(signal.SIGHUP)
+        await wait_until(
+            lambda: bool(events(daemon, "config.reload_failed")), timeout=20, alive=daemon
+        )
+        (failed,) = events(daemon, "config.reload_failed")
+        assert "bogus: unknown key" in failed["error"]
+        assert len(events(daemon, "config.reloaded")) == 1
+    finally:
+        code, _ = await daemon.terminate(20)
+    assert code == 0, daemon.text()[-3000:]
