@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from support.cli import DaemonProcess
+from support.cli import DaemonProcess, run_tossd
 from support.wait import wait_until
 
 HOOK = "json://127.0.0.1:9/hook"
@@ -58,3 +58,32 @@ async def test_sighup_reloads_routes_intervals_and_log_level_and_refuses_a_bad_c
     finally:
         code, _ = await daemon.terminate(20)
     assert code == 0, daemon.text()[-3000:]
+
+
+async def test_health_is_unhealthy_at_once_when_the_key_is_rejected(
+    sandbox: Any, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    # A long interval: without the rejection noted, health would wait 3 x 600 s to say so.
+    path = write_config(sandbox.url, poll={"interval_s": 600, "jitter_s": 0})
+    path.write_text(path.read_text().replace('key = "', 'key = "wrong-'))
+    daemon = await DaemonProcess(tmp_path / "daemon.log", "run", "-c", str(path)).start()
+    try:
+        await wait_until(
+            lambda: bool(events(daemon, "extensions.sync_failed")), timeout=30, alive=daemon
+        )
+        code, out, _ = await run_tossd("health", "-c", str(path))
+    finally:
+        await daemon.terminate(20)
+    assert code == 1, out
+    assert out.startswith("unhealthy:\n  the API key was rejected: ")
+    assert "wrong-" not in out
+
+    # Fixed and started again: the old refusal is not this run's.
+    path.write_text(path.read_text().replace('key = "wrong-', 'key = "'))
+    daemon = await DaemonProcess(tmp_path / "again.log", "run", "-c", str(path)).start()
+    try:
+        await wait_until(lambda: bool(events(daemon, "daemon.started")), timeout=30, alive=daemon)
+        code, out, _ = await run_tossd("health", "-c", str(path))
+    finally:
+        await daemon.terminate(20)
+    assert "rejected" not in out
