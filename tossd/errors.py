@@ -12,6 +12,7 @@
     │   └── ApiRejected              `status:false`: the provider said no, with its `msgs`
     │       └── ApiKeyRejected       ... about the API key (fatal for the account)
     ├── StoreError                   the event store could not do its job
+    ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
     └── TemplateRenderError          a route's template failed; the default one was used
 
 Each class's docstring is its default message. Messages never carry the API key.
@@ -33,6 +34,10 @@ class TossdError(Exception):
 
 class ConfigError(TossdError):
     """The configuration is invalid."""
+
+
+class ListenError(TossdError):
+    """The health endpoint could not listen on its address."""
 
 
 class ApiError(TossdError):

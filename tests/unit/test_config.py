@@ -196,9 +196,15 @@ BAD_VALUES = [
     ('[api]\nkey_file = ""', "api.key_file: must not be empty"),
     ("[api]\ncolour = 1", "api.colour: unknown key"),
     # A typo gets the closest key.
-    ("[api]\nmax_concurency = 1", "api.max_concurency: unknown key (did you mean max_concurrency?)"),
+    (
+        "[api]\nmax_concurency = 1",
+        "api.max_concurency: unknown key (did you mean max_concurrency?)",
+    ),
     # TOML has arrays, not tuples; one bad item is one error, not also "at least 1 item".
-    ('[[route]]\nevents = "sms"\nnotify = ["json://h"]', 'route "route-1".events: must be an array'),
+    (
+        '[[route]]\nevents = "sms"\nnotify = ["json://h"]',
+        'route "route-1".events: must be an array',
+    ),
     (
         '[[route]]\nname = "office"\nevents = ["smss"]\nnotify = ["json://h"]',
         'route "office".events[0]: must be one of',

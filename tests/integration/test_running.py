@@ -1,8 +1,9 @@
-"""SIGHUP reloads the config of a running daemon (`systemctl reload tossd`)."""
+"""A running daemon: SIGHUP reloads its config, a rejected key, a health port in use."""
 
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,17 @@ async def test_health_is_unhealthy_at_once_when_the_key_is_rejected(
     finally:
         await daemon.terminate(20)
     assert "rejected" not in out
+
+
+async def test_a_listen_port_in_use_exits_69_not_78(
+    sandbox: Any, write_config: Callable[..., Path]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write_config(sandbox.url, health={"listen": f"127.0.0.1:{port}"})
+        code, _, err = await run_tossd("run", "-c", str(path))
+    # EX_UNAVAILABLE: systemd restarts it (RestartPreventExitStatus=78 would keep it down).
+    assert code == 69, err
+    assert f"health.listen: cannot listen on 127.0.0.1:{port}" in err
