@@ -73,7 +73,8 @@ def test_routes_from_the_environment_as_inline_toml(tmp_path: Path) -> None:
         # A typo: the closest variable.
         (
             {"TOSSD_API__MAX_CONCURENCY": "4"},
-            "$TOSSD_API__MAX_CONCURENCY: no such setting (did you mean $TOSSD_API__MAX_CONCURRENCY?)",
+            "$TOSSD_API__MAX_CONCURENCY: no such setting"
+            " (did you mean $TOSSD_API__MAX_CONCURRENCY?)",
         ),
         ({"TOSSD_APY__RETRIES": "1"}, "(did you mean $TOSSD_API?)"),
         # A value of the wrong kind names the variable it came from.

@@ -52,5 +52,5 @@ def test_secret_parts_are_what_is_not_shown() -> None:
     parts = secret_parts(url)
     assert "pw12345678" in parts
     # The host is shown in the TARGET column, so an error may name it too.
-    assert not any("smtp.example.com" == part for part in parts)
+    assert not any(part == "smtp.example.com" for part in parts)
     assert url_secrets("tossd-file:///srv/a/notifications") == ()
