@@ -85,3 +85,19 @@ def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: P
     keyless.chmod(0o644)
     from_env = run_tossd_sync("config", "check", "-c", str(keyless), env={"TOSSD_API_KEY": "k-1"})
     assert from_env.returncode == 0 and "config.readable_by_others" not in from_env.stderr
+
+
+def test_db_upgrade_says_what_it_did(tmp_path: Path) -> None:
+    from tossd.store.migrate import upgrade
+
+    path = config(tmp_path)
+    created = run_tossd_sync("db", "upgrade", "-c", str(path))
+    assert (created.returncode, created.stdout) == (0, "created the database at schema 0004\n")
+    again = run_tossd_sync("db", "upgrade", "-c", str(path))
+    assert again.stdout == "the database is already current (schema 0004)\n"
+    (tmp_path / "older").mkdir()
+    older = config(tmp_path / "older")
+    (tmp_path / "older" / "state").mkdir()
+    upgrade(f"sqlite:///{tmp_path / 'older' / 'state' / 'tossd.db'}", "0002")
+    migrated = run_tossd_sync("db", "upgrade", "-c", str(older))
+    assert migrated.stdout == "migrated the database from schema 0002 to 0004\n", migrated.stderr

@@ -102,3 +102,19 @@ async def test_a_listen_port_in_use_exits_69_not_78(
     # EX_UNAVAILABLE: systemd restarts it (RestartPreventExitStatus=78 would keep it down).
     assert code == 69, err
     assert f"health.listen: cannot listen on 127.0.0.1:{port}" in err
+
+
+async def test_outbox_counts_the_attempt_that_succeeded(
+    sandbox: Any, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = {"events": ["sms"], "notify": [f"tossd-file://{tmp_path}/inbox"]}
+    window = {"initial_window_s": 30 * 86400}
+    path = write_config(sandbox.url, routes=[folder], poll=window)
+    code, out, err = await run_tossd("poll", "--once", "-c", str(path))
+    assert code == 0, err
+    code, out, err = await run_tossd("outbox", "--state", "sent", "-c", str(path))
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert rows, out
+    tries = header.split().index("TRIES")
+    assert {row.split()[tries] for row in rows} == {"1"}

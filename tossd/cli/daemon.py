@@ -48,9 +48,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from tossd.daemon.database import open_store
+    from tossd.daemon.database import upgrade_store
 
-    config = load(args)
-    open_store(config).close()
-    print("database schema is up to date")
+    print(upgrade_store(load(args)))
     return 0
