@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 from collections.abc import Callable
@@ -12,6 +13,10 @@ from support.cli import DaemonProcess, run_tossd
 from support.wait import wait_until
 
 HOOK = "json://127.0.0.1:9/hook"
+
+
+def columns(row: str) -> list[str]:
+    return re.split(r" {2,}", row)
 
 
 def events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
@@ -118,3 +123,27 @@ async def test_outbox_counts_the_attempt_that_succeeded(
     assert rows, out
     tries = header.split().index("TRIES")
     assert {row.split()[tries] for row in rows} == {"1"}
+
+
+async def test_events_zone_number_and_limit(
+    sandbox: Any, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    path = write_config(sandbox.url, delivery={"timezone": "Asia/Tokyo"})
+    code, _, err = await run_tossd("poll", "--once", "-c", str(path))
+    assert code == 0, err
+    code, out, err = await run_tossd("events", "-c", str(path))
+    assert code == 0, err
+    rows = out.splitlines()[1:]
+    assert rows and all(" JST  " in row for row in rows), out  # [delivery] timezone
+    code, out, _ = await run_tossd("events", "--tz", "UTC", "--limit", "3", "-c", str(path))
+    assert code == 0 and len(out.splitlines()) == 4 and " UTC  " in out
+    number = columns(rows[0])[2]  # NUMBER: the alias (or DID) of the first row
+    code, out, err = await run_tossd("events", "--number", number, "-c", str(path))
+    assert code == 0, err
+    assert {columns(row)[2] for row in out.splitlines()[1:]} == {number}
+    code, _, err = await run_tossd("events", "--number", "no-such", "-c", str(path))
+    assert code == 1 and "--number 'no-such': no number has that DID, alias or id" in err
+    code, _, err = await run_tossd("events", "--limit", "-1", "-c", str(path))
+    assert code == 2 and "-1 is not 1 or more" in err
+    code, _, err = await run_tossd("events", "--tz", "Mars/Base", "-c", str(path))
+    assert code == 1 and "unknown time zone" in err

@@ -19,6 +19,17 @@ from tossd.cli.sandbox import cmd_demo, cmd_sandbox
 from tossd.domain import DeliveryState, EventKind
 
 
+def _positive(text: str) -> int:
+    """A count of 1 or more (`--limit`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
@@ -65,7 +76,11 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_config_option(events)
     events.add_argument("--kind", choices=[k.value for k in EventKind])
     events.add_argument("--since", help="Unix seconds, ISO date/time, or 30m / 2h / 7d")
-    events.add_argument("--limit", type=int, help="only the newest N")
+    events.add_argument("--limit", type=_positive, help="only the newest N")
+    events.add_argument("--number", help="only this number: its DID, alias or extension id")
+    events.add_argument(
+        "--tz", help="time zone of the times shown (default: [delivery] timezone, else the host's)"
+    )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.set_defaults(func=cmd_events)
 
@@ -75,7 +90,7 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for parser in (outbox, listing):
         _add_config_option(parser)
         parser.add_argument("--state", choices=[s.value for s in DeliveryState])
-        parser.add_argument("--limit", type=int, default=100)
+        parser.add_argument("--limit", type=_positive, default=100)
         parser.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="send every undelivered notification now")
     _add_config_option(retry)
