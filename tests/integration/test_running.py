@@ -109,7 +109,7 @@ async def test_a_listen_port_in_use_exits_69_not_78(
     assert f"health.listen: cannot listen on 127.0.0.1:{port}" in err
 
 
-async def test_outbox_counts_the_attempt_that_succeeded(
+async def test_outbox_counts_the_attempt_that_succeeded_and_texts_read_as_texts(
     sandbox: Any, write_config: Callable[..., Path], tmp_path: Path
 ) -> None:
     folder = {"events": ["sms"], "notify": [f"tossd-file://{tmp_path}/inbox"]}
@@ -123,6 +123,15 @@ async def test_outbox_counts_the_attempt_that_succeeded(
     assert rows, out
     tries = header.split().index("TRIES")
     assert {row.split()[tries] for row in rows} == {"1"}
+
+    # What arrived: the title once, then a body in a text's own words.
+    texts = sorted((tmp_path / "inbox").glob("*.txt"))
+    assert texts
+    for text in texts:
+        title, blank, *body = text.read_text(encoding="utf-8").splitlines()
+        assert title.startswith("Text from ") and blank == ""
+        assert body[0].startswith("From: ") and body[1].startswith("To: ")
+        assert title not in body and not any("Number called" in line for line in body)
 
 
 async def test_events_zone_number_and_limit(
