@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,15 @@ def test_db_upgrade_says_what_it_did(tmp_path: Path) -> None:
     upgrade(f"sqlite:///{tmp_path / 'older' / 'state' / 'tossd.db'}", "0002")
     migrated = run_tossd_sync("db", "upgrade", "-c", str(older))
     assert migrated.stdout == "migrated the database from schema 0002 to 0004\n", migrated.stderr
+
+
+def test_api_errors_name_the_server_with_its_password_masked(tmp_path: Path) -> None:
+    with socket.socket() as closed:  # bound, never listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        url = f"http://me:hunter22@127.0.0.1:{port}/apihttp.php?x=1"
+        path = config(tmp_path, api={"key": "k-123456", "url": url, "retries": 0})
+        result = run_tossd_sync("config", "check", "--online", "-c", str(path))
+    assert result.returncode == 69, result.stderr
+    assert f"http://me:********@127.0.0.1:{port}/apihttp.php: " in result.stderr
+    assert "hunter22" not in result.stderr and "x=1" not in result.stderr
