@@ -114,3 +114,9 @@ def test_api_errors_name_the_server_with_its_password_masked(tmp_path: Path) -> 
     assert result.returncode == 69, result.stderr
     assert f"http://me:********@127.0.0.1:{port}/apihttp.php: " in result.stderr
     assert "hunter22" not in result.stderr and "x=1" not in result.stderr
+
+
+def test_the_sandbox_key_is_documented_in_its_help() -> None:
+    result = run_tossd_sync("sandbox", "--help")
+    assert result.returncode == 0
+    assert 'key = "sandbox"' in " ".join(result.stdout.split())

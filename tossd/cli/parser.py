@@ -41,11 +41,19 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sandbox", help="serve the built-in imitation of the Tossable Digits API")
+    p = sub.add_parser(
+        "sandbox",
+        help="serve the built-in imitation of the Tossable Digits API",
+        description="Serve the built-in imitation of the Tossable Digits API. Point tossd at "
+        'it with [api] url = "http://HOST:PORT/apihttp.php" and key = "sandbox" (the default '
+        "--api-key); any other key is refused, as the real API refuses a wrong one.",
+    )
     _add_config_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8089, help="0 picks a free port")
-    p.add_argument("--api-key", default="sandbox", help="the key clients must send")
+    p.add_argument(
+        "--api-key", default="sandbox", help='the key clients must send (default: "sandbox")'
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the generated account")
     p.add_argument("--extensions", type=int, default=4, help="how many numbers the account has")
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every reply")
