@@ -120,3 +120,12 @@ def test_the_sandbox_key_is_documented_in_its_help() -> None:
     result = run_tossd_sync("sandbox", "--help")
     assert result.returncode == 0
     assert 'key = "sandbox"' in " ".join(result.stdout.split())
+
+
+def test_notify_test_tells_two_folder_targets_apart(tmp_path: Path) -> None:
+    folders = [f"tossd-file://{tmp_path}/a", f"tossd-file://{tmp_path}/b"]
+    path = config(tmp_path, {"events": ["sms"], "notify": folders})
+    result = run_tossd_sync("notify", "test", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    for folder in folders:
+        assert folder in result.stdout
