@@ -45,6 +45,7 @@ test-packaging: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/client.py
 	$(BIN)/python bench/poll.py
+	$(BIN)/python bench/poll_latency.py
 	$(BIN)/python bench/deliver.py
 	$(BIN)/python bench/footprint.py
 

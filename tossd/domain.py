@@ -32,6 +32,11 @@ class Notice(StrEnum):
     TOSSD_ERROR = "tossd_error"
 
 
+#: The extension id under which an account-wide stream keeps its poll state (no real number
+#: has id 0: the provider's ids are positive).
+ACCOUNT = 0
+
+
 class Stream(StrEnum):
     """What is polled, per extension."""
 
@@ -163,6 +168,12 @@ class StreamReport:
     duration_s: float = 0.0
     new_events: list[StoredEvent] = field(default_factory=list)
     key_rejected: bool = False
+    #: Voicemail boxes that new calls made due (calls only).
+    due: int = 0
+    #: Why the stream changed how it is asked for (a refused account-wide query), if it did.
+    reach_error: str = ""
+    #: Seconds to cover every number once at this pace (0: not known from this cycle).
+    round_s: float = 0.0
 
 
 @dataclass

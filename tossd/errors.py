@@ -6,11 +6,14 @@
     │   ├── ApiUnavailable           transient: worth retrying with backoff
     │   │   ├── ApiTimeout           no answer within `timeout_s`
     │   │   ├── ApiConnectError      could not connect / connection dropped
-    │   │   └── ApiServerError       HTTP 5xx (or another non-200 status)
+    │   │   ├── ApiServerError       HTTP 5xx (or another non-200 status)
+    │   │   └── ApiRateLimited       over the provider's request budget (HTTP 429 or its words)
     │   ├── ApiHttpError             HTTP 4xx: a wrong URL or a proxy refusing us (not retried)
     │   ├── ApiMalformedReply        the body is not a valid envelope (retried on the next poll)
     │   └── ApiRejected              `status:false`: the provider said no, with its `msgs`
-    │       └── ApiKeyRejected       ... about the API key (fatal for the account)
+    │       ├── ApiKeyRejected       ... about the API key (fatal for the account)
+    │       ├── ApiUnsupported       ... the method or feature is not on this account
+    │       └── ApiMissingParameter  ... it wants a parameter tossd left out (e.g. account-wide)
     ├── StoreError                   the event store could not do its job
     ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
     └── TemplateRenderError          a route's template failed; the default one was used
@@ -68,6 +71,10 @@ class ApiServerError(ApiUnavailable):
         self.status_code = status_code
 
 
+class ApiRateLimited(ApiUnavailable):
+    """The Tossable Digits API refused a request over its rate limit."""
+
+
 class ApiHttpError(ApiError):
     """The Tossable Digits API answered with an HTTP client error."""
 
@@ -94,6 +101,20 @@ class ApiRejected(ApiError):
 
 class ApiKeyRejected(ApiRejected):
     """The Tossable Digits API rejected the API key."""
+
+
+class ApiUnsupported(ApiRejected):
+    """The Tossable Digits API does not offer this method or feature to this account."""
+
+
+class ApiMissingParameter(ApiRejected):
+    """The Tossable Digits API wants a parameter that was not sent."""
+
+    def __init__(
+        self, message: str | None = None, *, msgs: tuple[str, ...] = (), parameter: str = ""
+    ) -> None:
+        super().__init__(message, msgs=msgs)
+        self.parameter = parameter
 
 
 class StoreError(TossdError):

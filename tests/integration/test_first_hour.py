@@ -90,18 +90,19 @@ def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: P
 
 def test_db_upgrade_says_what_it_did(tmp_path: Path) -> None:
     from tossd.store.migrate import upgrade
+    from tossd.store.revision import HEAD_REVISION as HEAD
 
     path = config(tmp_path)
     created = run_tossd_sync("db", "upgrade", "-c", str(path))
-    assert (created.returncode, created.stdout) == (0, "created the database at schema 0004\n")
+    assert (created.returncode, created.stdout) == (0, f"created the database at schema {HEAD}\n")
     again = run_tossd_sync("db", "upgrade", "-c", str(path))
-    assert again.stdout == "the database is already current (schema 0004)\n"
+    assert again.stdout == f"the database is already current (schema {HEAD})\n"
     (tmp_path / "older").mkdir()
     older = config(tmp_path / "older")
     (tmp_path / "older" / "state").mkdir()
     upgrade(f"sqlite:///{tmp_path / 'older' / 'state' / 'tossd.db'}", "0002")
     migrated = run_tossd_sync("db", "upgrade", "-c", str(older))
-    assert migrated.stdout == "migrated the database from schema 0002 to 0004\n", migrated.stderr
+    assert migrated.stdout == f"migrated the database from schema 0002 to {HEAD}\n", migrated.stderr
 
 
 def test_api_errors_name_the_server_with_its_password_masked(tmp_path: Path) -> None:

@@ -125,3 +125,44 @@ async def test_a_call_waits_for_its_voicemail_and_is_told_if_none_comes(
     assert sum("555-0122" in m for m in told) == 1, told
     assert sum("555-0111" in m for m in told) == 1, told  # as the voicemail only
     assert states(tmp_path)[("call", "folded")] == 1
+
+
+async def test_a_probe_whose_call_waits_for_its_voicemail_does_not_stall_the_target(
+    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+) -> None:
+    """The open breaker's one probe falls on a call that waits for its voicemail (postponed,
+    not sent): the target must not wait for ever for a result that never comes."""
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": api_key},
+        delivery={"audio_wait_s": 60, "max_attempts": 1},
+        routes=[{"name": "all", "events": ["call", "voicemail"], "notify": [json_receiver.url()]}],
+    )
+    config = load_config(path, {})
+    clock = ManualClock(now)
+
+    def call(caller: str, at: int, seconds: int) -> NewEvent:
+        payload = {"callernum": caller, "callername": "", "seconds": seconds, "startdate": at}
+        payload |= {"status": "voicemail" if seconds else "noanswer", "extensionid": 10001}
+        return NewEvent(EventKind.CALL, 10001, f"call:{caller}:{at}", at, True, payload)
+
+    with open_store(tmp_path / "state" / "tossd.db") as store:
+        deliverer = open_deliverer(config, store, ready_routes(config), clock=clock)
+        json_receiver.fail_next(3)
+        missed = [call(f"+1206555010{n}", now - 100 + n, 0) for n in range(3)]
+        store.record_batch(10001, Stream.CALLS, missed, now, now)
+        await deliverer.drain()  # three failures in a row: the breaker opens (rows given up)
+        clock.now += 3600
+        # When the probe's time comes, the only due row is a call waiting for its voicemail;
+        # then a missed call arrives behind it.
+        at = int(clock.now)
+        store.record_batch(10001, Stream.CALLS, [call("+12065550199", at - 5, 30)], at, at)
+        await deliverer.drain()
+        store.record_batch(10001, Stream.CALLS, [call("+12065550188", at, 0)], at, at)
+        for _ in range(12):  # two minutes: the wait for the voicemail ends within it
+            clock.now += 10
+            await deliverer.drain()
+    told = [post.payload["message"] for post in json_receiver.posts]
+    assert sum("555-0199" in m for m in told) == 1, told  # its voicemail never came: the call
+    assert sum("555-0188" in m for m in told) == 1, told

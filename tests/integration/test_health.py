@@ -359,3 +359,21 @@ def test_check_health_without_a_database_fails_and_creates_nothing(tmp_path: Pat
 def test_a_damaged_start_file_means_no_grace(tmp_path: Path, content: bytes) -> None:
     (tmp_path / START_FILE).write_bytes(content)
     assert read_start(tmp_path) is None
+
+
+def test_budget_use_and_stretched_rounds_are_metrics() -> None:
+    clock = ManualClock(1000.0)
+    metrics = Metrics(streams=["calls", "sms"], budget_per_s=2.0, clock=clock)
+    for _ in range(30):  # 30 requests in a minute of a 2/s budget: a quarter of it
+        metrics.record_api_call("callRecords", None)
+        clock.now += 1.0
+    assert metrics.registry.get_sample_value("tossd_api_budget_utilization") == 0.25
+    clock.now += 60.0  # a quiet minute later nothing is in use
+    assert metrics.registry.get_sample_value("tossd_api_budget_utilization") == 0.0
+    metrics.record_poll(StreamReport(Stream.CALLS, extensions=4, round_s=60.0))
+    metrics.record_poll(StreamReport(Stream.SMS, extensions=1000, round_s=240.0))
+    rounds = {
+        stream: metrics.registry.get_sample_value("tossd_cycle_seconds", {"stream": stream})
+        for stream in ("calls", "sms")
+    }
+    assert rounds == {"calls": 60.0, "sms": 240.0}

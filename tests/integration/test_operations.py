@@ -91,12 +91,11 @@ async def test_self_alerts_on_failing_stream_and_on_recovery(
             await ops.open(stack, store, deliverer)
             poller = Poller(make_client(), store, config.poll)
             await poller.sync_extensions()
-            broken = store.active_extensions()[0].extensionid
-            sandbox.sandbox.faults.broken_extensions.add(broken)
+            # The account-wide calls query fails three times in a row, then works.
+            sandbox.sandbox.faults.force("status_false", times=3, method="callRecords")
             for _ in range(3):
                 ops.after_poll(await poller.poll_stream(Stream.CALLS))
                 ops.after_drain(await deliverer.drain())
-            sandbox.sandbox.faults.broken_extensions.clear()
             ops.after_poll(await poller.poll_stream(Stream.CALLS))
             await deliverer.drain()
             ops.key_rejected("Invalid apikey")

@@ -35,20 +35,51 @@ def make_poller(
 async def test_two_polls_store_everything_once(
     make_poller: Callable[..., tuple[Poller, ManualClock]], store: Store, world: World, now: int
 ) -> None:
+    ext = first_active(world, now)
+    world.add_call(extensionid=ext, startdate=now - 120, callernum="+15550011", seconds=0)
+    world.add_voicemail(extensionid=ext, timestamp=now - 60, callernum="+15550012")
     poller, _ = make_poller()
-    await poller.poll_all()
-    counts = {k: store.count_events(k) for k in EventKind}
+    first = await poller.poll_all()
     second = await poller.poll_all()
-    assert all(r.new == 0 for r in second)
-    assert {k: store.count_events(k) for k in EventKind} == counts
+    # Calls and texts: the same window twice, nothing new the second time.
+    assert all(r.new == 0 for r in second if r.stream is not Stream.VOICEMAIL)
+    # The sweep visits other boxes: their history is stored, never announced.
+    assert sum(r.announced for r in second) == 0
+    assert sum(r.announced for r in first) == 3  # the missed call, the voicemail and its call
     active = {e.extensionid for e in store.active_extensions()}
     stored = {
         (e.extensionid, e.payload["startdate"], e.payload["callernum"])
         for e in store.list_events()
         if e.kind in (EventKind.CALL, EventKind.MISSED_CALL)
     }
-    assert stored == served_calls(world, now, active, until=now + HOUR)
-    assert counts[EventKind.VOICEMAIL] > 0 and counts[EventKind.SMS] > 0
+    assert stored == served_calls(world, now, active, since=now - 900, until=now + HOUR)
+    identities = [e.identity for e in store.list_events()]
+    assert len(identities) == len(set(identities))
+
+
+async def test_the_sweep_visits_every_box_once_per_sweep_period(
+    make_poller: Callable[..., tuple[Poller, ManualClock]],
+    store: Store,
+    sandbox: RunningSandbox,
+    now: int,
+) -> None:
+    # 3 numbers, a 60 s interval, a 180 s sweep: one box a cycle, each once in 3 cycles.
+    poller, clock = make_poller(interval_s=60, voicemail_sweep_s=180)
+    await poller.sync_extensions()
+    active = {e.extensionid for e in store.active_extensions()}
+    visited = []
+    for cycle in range(2 * len(active)):
+        clock.now = now + 60 * cycle
+        sandbox.sandbox.requests.clear()
+        report = await poller.poll_stream(Stream.VOICEMAIL)
+        assert report.extensions == sandbox.sandbox.requests["extensionVoicemailGet"] == 1
+        visited += [
+            s.extensionid
+            for s in store.facts().poll_states()
+            # The account's own row (id 0) says the stream as a whole was on time.
+            if s.stream is Stream.VOICEMAIL and s.last_attempt_at == clock.now and s.extensionid
+        ]
+    assert set(visited[:3]) == active and visited[3:] == visited[:3]
 
 
 async def test_first_sight_announces_only_the_initial_window(
@@ -62,7 +93,8 @@ async def test_first_sight_announces_only_the_initial_window(
     by_caller = {e.payload["callernum"]: e for e in store.list_events() if "callernum" in e.payload}
     assert by_caller["+15550001"].announce is True
     assert by_caller["+15550001"].kind is EventKind.MISSED_CALL
-    assert by_caller["+15550002"].announce is False
+    # Older calls are not even asked for: a first sight fetches only the initial window.
+    assert "+15550002" not in by_caller
     assert all(not e.announce for e in store.list_events() if e.occurred_at < now - 900)
 
 
@@ -87,13 +119,15 @@ async def test_everything_that_happened_while_down_is_new_after_restart(
     restarted, clock = make_poller()
     clock.now = later
     reports = await restarted.poll_all()
-    new = [e for r in reports for e in r.new_events]
+    new = [e for r in reports for e in r.new_events if e.announce]
     assert {e.payload.get("callernum") for e in new if e.kind is EventKind.MISSED_CALL} == {
         f"+1555{o}" for o in (HOUR, 3 * HOUR, 5 * HOUR)
     }
     assert [e.payload["callerid"] for e in new if e.kind is EventKind.VOICEMAIL] == ["+15559999"]
     assert [e.payload["message"] for e in new if e.kind is EventKind.SMS] == ["are you there?"]
-    assert all(e.announce for e in new)
+    # What else is new is the history of boxes the sweep saw for the first time: not announced.
+    quiet = [e for r in reports for e in r.new_events if not e.announce]
+    assert all(e.kind is EventKind.VOICEMAIL and e.occurred_at < later - 900 for e in quiet)
 
 
 async def test_overlap_catches_a_record_published_late(
@@ -111,27 +145,27 @@ async def test_overlap_catches_a_record_published_late(
     assert report.new_events[0].announce
 
 
-async def test_a_failing_extension_does_not_block_the_others(
+async def test_a_failing_box_does_not_block_the_others(
     make_poller: Callable[..., tuple[Poller, ManualClock]],
     store: Store,
     world: World,
     sandbox: RunningSandbox,
     now: int,
 ) -> None:
-    poller, _ = make_poller()
+    poller, _ = make_poller(voicemail_sweep_s=60)  # every box, every cycle
     await poller.sync_extensions()
     broken = first_active(world, now)
     sandbox.sandbox.faults.broken_extensions.add(broken)
-    report = await poller.poll_stream(Stream.CALLS)
+    report = await poller.poll_stream(Stream.VOICEMAIL)
     assert report.failed == 1 and report.extensions > 1
     assert report.new > 0
-    state = store.poll_state(broken, Stream.CALLS)
+    state = store.poll_state(broken, Stream.VOICEMAIL)
     assert state is not None and state.consecutive_failures == 1 and state.watermark is None
     assert store.count_events() == report.new
     sandbox.sandbox.faults.broken_extensions.clear()
-    healed = await poller.poll_stream(Stream.CALLS)
+    healed = await poller.poll_stream(Stream.VOICEMAIL)
     assert healed.failed == 0 and healed.new > 0
-    healed_state = store.poll_state(broken, Stream.CALLS)
+    healed_state = store.poll_state(broken, Stream.VOICEMAIL)
     assert healed_state is not None and healed_state.consecutive_failures == 0
 
 
@@ -168,7 +202,7 @@ async def test_ended_extension_stops_being_polled_and_keeps_history(
     sandbox: RunningSandbox,
     now: int,
 ) -> None:
-    poller, clock = make_poller()
+    poller, clock = make_poller(voicemail_sweep_s=60)  # every box, every cycle
     await poller.poll_all()
     ext = first_active(world, now)
     before = len([e for e in store.list_events() if e.extensionid == ext])

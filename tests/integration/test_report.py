@@ -70,7 +70,9 @@ async def store(
     for edge in (start, end):
         world.add_call(extensionid=live, startdate=edge, callernum="+12125550100", seconds=61)
     with open_store(db_path, audio_dir=tmp_path / "audio") as opened:
-        await Poller(make_client(), opened, PollConfig()).poll_all()
+        # A first sight reaching back over yesterday, so the store holds the day reported.
+        config = PollConfig(initial_window_s=3 * 86400)
+        await Poller(make_client(), opened, config).poll_all()
         yield opened
 
 

@@ -76,13 +76,13 @@ def first_active(world: World, now: int) -> int:
 
 
 def served_calls(
-    world: World, now: int, active: set[int], *, until: int
+    world: World, now: int, active: set[int], *, until: int, since: int = 0
 ) -> set[tuple[int, int, str]]:
-    """(extensionid, startdate, callernum) of every call the world serves up to `until` for
-    the `active` extensions."""
+    """(extensionid, startdate, callernum) of every call the world serves from `since` up to
+    `until` for the `active` extensions."""
     return {
         (r["extensionid"], r["startdate"], r["callernum"])
-        for r in records(world, "callRecords", now, startdate=0, enddate=until)
+        for r in records(world, "callRecords", now, startdate=since, enddate=until)
         if r["extensionid"] in active
     }
 

@@ -86,3 +86,11 @@ def test_steps_grow_with_each_failed_probe_up_to_the_cap() -> None:
         assert breaker.open_until is not None
         waits.append(breaker.open_until - now)
     assert waits == [60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 3600.0, 3600.0, 3600.0, 3600.0]
+
+
+def test_a_probe_that_was_not_sent_lets_the_next_row_probe() -> None:
+    # Its row was postponed or folded, or another sender took it: no result will come.
+    unsent = run([False, False, False]).probe().probe_unsent()
+    assert unsent.is_open and not unsent.probing
+    assert unsent.admits(5000.0)  # the next due row may probe
+    assert not unsent.admits(1020.0)  # but not before the step is over

@@ -277,7 +277,7 @@ def test_voicemail_set_deletes_the_message_and_its_recording(world: World) -> No
         ("callRecords", {}, "startdate"),
         ("callRecords", {"startdate": 1}, "enddate"),
         ("callSummary", {"startdate": " ", "enddate": 5}, "startdate"),
-        ("smsGet", {"enddate": 2}, "did"),
+        ("smsGet", {"enddate": 2}, "startdate"),
         ("smsGet", {"did": "+12125550134", "startdate": 1, "enddate": 2}, "page"),
         ("extensionGet", {}, "extensionid or did"),
         ("extensionCreate", {"countryid": "US"}, "forward"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,8 +10,16 @@ import pytest
 from support.clock import ManualClock
 
 from tossd.api.client import MAX_PAGES, Client
-from tossd.api.transport import RequestBudget, mentions_key
-from tossd.errors import ApiMalformedReply
+from tossd.api.refusals import mentions_key, refusal
+from tossd.api.transport import RequestBudget
+from tossd.errors import (
+    ApiKeyRejected,
+    ApiMalformedReply,
+    ApiMissingParameter,
+    ApiRateLimited,
+    ApiRejected,
+    ApiUnsupported,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,13 +35,53 @@ def test_key_messages_are_fatal(msgs: tuple[str, ...], fatal: bool) -> None:
     assert mentions_key(msgs) is fatal
 
 
-async def test_budget_allows_a_burst_then_the_rate() -> None:
+async def test_budget_spaces_requests_without_a_burst() -> None:
     clock = ManualClock(100.0)
     budget = RequestBudget(10.0, clock=clock, sleep=clock.sleep)
+    starts = []
     for _ in range(30):
         await budget.acquire()
-    # 10 tokens of burst, then 20 more at 10/s: two seconds of waiting.
-    assert clock.now - 100.0 == pytest.approx(2.0)
+        starts.append(clock.now)
+    # The first at once, then one every 0.1 s: 2.9 s for 30, never 11 within one second.
+    assert clock.now - 100.0 == pytest.approx(2.9)
+    assert all(later - earlier >= 0.1 - 1e-9 for earlier, later in itertools.pairwise(starts))
+
+
+async def test_budget_after_a_quiet_spell_still_does_not_burst() -> None:
+    clock = ManualClock(100.0)
+    budget = RequestBudget(10.0, clock=clock, sleep=clock.sleep)
+    await budget.acquire()
+    await clock.sleep(60.0)  # a minute of quiet saves no tokens up
+    for _ in range(10):
+        await budget.acquire()
+    assert clock.now - 160.0 == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize(
+    ("msgs", "error", "parameter"),
+    [
+        # The one documented wording: a parameter left out (here, an account-wide query).
+        (("Required value extensionid not set or is empty",), ApiMissingParameter, "extensionid"),
+        (("Required value did not set or is empty",), ApiMissingParameter, "did"),
+        # A missing key is about the key, not a parameter to add.
+        (("Required value apikey not set or is empty",), ApiKeyRejected, ""),
+        (("Invalid apikey",), ApiKeyRejected, ""),
+        # Refusals over a budget are transient: retried with backoff, not fatal.
+        (("Rate limit exceeded: 10 requests per second",), ApiRateLimited, ""),
+        (("Too many requests for this key",), ApiRateLimited, ""),
+        # A method or feature the account does not have.
+        (("Unknown method smsGet",), ApiUnsupported, ""),
+        (("SMS is not enabled on this account",), ApiUnsupported, ""),
+        # Anything else is a plain refusal, retried on the next poll.
+        (("Temporary failure, please try again",), ApiRejected, ""),
+        ((), ApiRejected, ""),
+    ],
+)
+def test_refusals_by_wording(msgs: tuple[str, ...], error: type, parameter: str) -> None:
+    found = refusal("m", msgs, "; ".join(msgs))
+    assert type(found) is error
+    assert getattr(found, "parameter", "") == parameter
+    assert found.message.startswith("m: ")
 
 
 class PagedCaller:
@@ -59,10 +108,26 @@ def sms(smsid: int) -> dict[str, Any]:
 
 
 async def test_paging_stops_at_an_empty_page() -> None:
-    caller = PagedCaller([[sms(1), sms(2)], {"0": sms(3)}])
+    caller = PagedCaller([[sms(1), sms(2)], {"0": sms(3), "1": sms(4)}])
     texts = await Client(caller).sms_get(did="+1666", startdate=0, enddate=10)
-    assert [t.smsid for t in texts] == ["1", "2", "3"]
+    assert [t.smsid for t in texts] == ["1", "2", "3", "4"]
     assert caller.asked == [1, 2, 3]
+
+
+async def test_paging_stops_at_a_short_page_once_the_page_size_is_known() -> None:
+    caller = PagedCaller([[sms(1)], [sms(2)]])
+    client = Client(caller)
+    await client.sms_get(did="+1666", startdate=0, enddate=10)
+    assert caller.asked == [1, 2, 3]  # page 2 followed page 1: pages hold at least 1
+    caller.pages = [[sms(1), sms(2)], [sms(3), sms(4)], [sms(5)]]
+    caller.asked.clear()
+    texts = await client.sms_get(did="+1666", startdate=0, enddate=10)
+    assert [t.smsid for t in texts] == ["1", "2", "3", "4", "5"]
+    assert caller.asked == [1, 2, 3]  # pages hold 2: page 3 is short, the last one
+    caller.pages = [[sms(4)]]
+    caller.asked.clear()
+    await client.sms_get(did="+1666", startdate=0, enddate=10)
+    assert caller.asked == [1]
 
 
 async def test_paging_stops_when_the_server_ignores_page() -> None:

@@ -50,21 +50,30 @@ def event(occurred_at: int) -> NewEvent:
 @pytest.mark.parametrize(
     ("poll_state", "now", "expected"),
     [
-        # First sight (no state): the whole history from the extension's start; only the last
-        # initial_window_s is announced.
-        (None, NOW, Window(STARTED, NOW + DAY, NOW - 900)),
+        # First sight (no state): only the initial window, which is all it announces; never
+        # the whole history.
+        (None, NOW, Window(NOW - 900, NOW + DAY, NOW - 900)),
         # A state that never succeeded is still a first sight, and has no watermark yet.
-        (state(None, first_polled_at=None), NOW, Window(STARTED, NOW + DAY, NOW - 900)),
-        # A polled extension that has seen nothing yet: its whole history, everything announced.
-        (state(None), NOW, Window(STARTED, NOW + DAY, 0)),
+        (state(None, first_polled_at=None), NOW, Window(NOW - 900, NOW + DAY, NOW - 900)),
+        # A number started a minute ago: nothing before its start is asked for.
+        (None, STARTED + 60, Window(STARTED, STARTED + 60 + DAY, STARTED + 60 - 900)),
+        # Polled before but nothing seen yet: from the first poll's window; all announced.
+        (state(None, first_polled_at=NOW - DAY), NOW, Window(NOW - DAY - 900, NOW + DAY, 0)),
+        # A watermark just inside the first window: the overlap stops at that window's start,
+        # so a record from before tossd began watching is never fetched and announced.
+        (
+            state(NOW - 850, first_polled_at=NOW - 10),
+            NOW,
+            Window(NOW - 10 - 900, NOW + DAY, 0),
+        ),
         # Later polls go back overlap_s before the watermark, to catch late records.
         (state(NOW - 3600), NOW, Window(NOW - 3600 - 600, NOW + DAY, 0)),
         # A watermark at now still overlaps by overlap_s.
         (state(NOW), NOW, Window(NOW - 600, NOW + DAY, 0)),
         # A clock behind the watermark: the end is a day past the watermark, not past now.
         (state(NOW + 7200), NOW, Window(NOW + 7200 - 600, NOW + 7200 + DAY, 0)),
-        # A watermark younger than the overlap starts at 0, never before the epoch.
-        (state(100), NOW, Window(0, NOW + DAY, 0)),
+        # A watermark less than the overlap after the number's start: never before its start.
+        (state(STARTED + 100), NOW, Window(STARTED, NOW + DAY, 0)),
         # A failed first poll that still recorded a watermark starts from it, yet announces
         # only the initial window, as a first sight.
         (
@@ -75,7 +84,7 @@ def event(occurred_at: int) -> NewEvent:
     ],
 )
 def test_poll_window(poll_state: PollState | None, now: int, expected: Window) -> None:
-    assert poll_window(poll_state, EXT, now, CONFIG) == expected
+    assert poll_window(poll_state, now, CONFIG, opened=EXT.startdate) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,7 +100,7 @@ def test_poll_window_follows_the_config(
     overlap_s: int, initial_window_s: int, expected: Window
 ) -> None:
     config = PollConfig(overlap_s=overlap_s, initial_window_s=initial_window_s)
-    assert poll_window(state(NOW - 3600), EXT, NOW, config) == expected
+    assert poll_window(state(NOW - 3600), NOW, config, opened=EXT.startdate) == expected
 
 
 @pytest.mark.parametrize(
@@ -147,12 +156,17 @@ def test_random_windows_always_cover_overlap_to_now() -> None:
             overlap_s=rng.randrange(0, 7 * DAY), initial_window_s=rng.randrange(0, 7 * DAY)
         )
         poll_state = rng.choice([None, state(watermark, first_polled_at)])
-        window = poll_window(poll_state, EXT, now, config)
+        window = poll_window(poll_state, now, config, opened=EXT.startdate)
         seen = None if poll_state is None else poll_state.watermark
         if seen is None:
-            assert window.start <= EXT.startdate
+            # At least the initial window (or the number's whole life, if shorter).
+            assert window.start <= max(EXT.startdate, now - config.initial_window_s)
         else:
-            assert window.start <= max(0, seen - config.overlap_s)
+            # Nothing of a number happened before its start, nor is anything from before the
+            # first poll's window wanted, so the window need not reach further back.
+            first = poll_state.first_polled_at if poll_state else None
+            floor = EXT.startdate if first is None else first - config.initial_window_s
+            assert window.start <= max(EXT.startdate, floor, seen - config.overlap_s)
         latest = now if seen is None else max(now, seen)
         assert window.end >= latest + FUTURE_SLACK_S
         assert window.start <= latest < window.end

@@ -31,6 +31,8 @@ class ClientBase:
 
     def __init__(self, transport: Caller) -> None:
         self._transport = transport
+        # The longest page each method has shown to be full (another page followed it).
+        self._full_pages: dict[str, int] = {}
 
     async def _one(self, method: str, model: type[ObjT], params: Mapping[str, object]) -> ObjT:
         data = await self._transport.call(method, params)
@@ -45,9 +47,12 @@ class ClientBase:
     async def _paged(
         self, method: str, model: type[ObjT], params: Mapping[str, object]
     ) -> list[ObjT]:
-        """Ask page 1, 2, ... and stop at an empty page or one identical to the one before."""
+        """Ask page 1, 2, ... and stop at an empty page or one identical to the one before,
+        or at a page shorter than a full one of this method: most windows fit one page, so
+        once the page size is known a quiet poll costs one request, not two."""
         items: list[Any] = []
         previous: list[Any] | None = None
+        full = self._full_pages.get(method)
         for page in range(1, MAX_PAGES + 1):
             data = as_list(await self._transport.call(method, {**params, "page": page}))
             if not data or data == previous:
@@ -55,7 +60,11 @@ class ClientBase:
             if not isinstance(data, list):
                 break
             items.extend(data)
+            if previous is not None:
+                full = self._full_pages[method] = max(full or 0, len(previous))
             previous = data
+            if full is not None and len(data) < full:
+                break
         return _validate_items(method, model, items)
 
     async def _none(self, method: str, params: Mapping[str, object]) -> None:

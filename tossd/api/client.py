@@ -162,8 +162,8 @@ class Client(AccountMethods):
     # -- text messages ------------------------------------------------------------------------
 
     async def sms_get(
-        self, *, did: str, startdate: int, enddate: int, direction: str | None = None
+        self, *, startdate: int, enddate: int, did: str | None = None, direction: str | None = None
     ) -> list[Sms]:
-        """Every text to or from `did` in [startdate, enddate], all pages."""
+        """Every text to or from `did` (None: the whole account) in [startdate, enddate]."""
         params = {"did": did, "startdate": startdate, "enddate": enddate, "direction": direction}
         return await self._paged("smsGet", Sms, params)

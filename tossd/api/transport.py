@@ -17,12 +17,12 @@ import structlog
 
 from tossd.api.envelope import Format, decode_envelope
 from tossd.api.options import ApiOptions
+from tossd.api.refusals import refusal
 from tossd.errors import (
     ApiConnectError,
     ApiError,
     ApiHttpError,
-    ApiKeyRejected,
-    ApiRejected,
+    ApiRateLimited,
     ApiServerError,
     ApiTimeout,
     ApiUnavailable,
@@ -37,10 +37,12 @@ RequestHook = Callable[[str, str | None], None]
 
 
 class RequestBudget:
-    """A token bucket shared by every caller: at most `rate` requests per second on average.
+    """A token bucket shared by every caller: requests at most `rate` per second, never bursts.
 
-    The bucket holds up to `rate` tokens (at least one), so a quiet client may burst for a
-    second, then settles at the rate. Waiters queue on one lock, so they are served in order.
+    The bucket holds one token: requests start at least `1 / rate` apart, so no second ever
+    sees more than `rate` of them, retries included (they acquire like any request). A bucket
+    of `rate` tokens would let a client that was quiet send twice its budget in one second,
+    which a provider counting per second refuses. Waiters queue on one lock, in order.
     """
 
     def __init__(
@@ -51,7 +53,7 @@ class RequestBudget:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._rate = rate
-        self._capacity = max(1.0, rate)
+        self._capacity = 1.0
         self._tokens = self._capacity
         self._clock = clock
         self._sleep = sleep
@@ -71,11 +73,6 @@ class RequestBudget:
                 self._updated = now + wait
                 self._tokens = 1.0
             self._tokens -= 1.0
-
-
-def mentions_key(msgs: tuple[str, ...]) -> bool:
-    """The provider's wording for auth errors is unknown: any message about the key counts."""
-    return any("key" in msg.lower() for msg in msgs)
 
 
 class Transport:
@@ -159,9 +156,8 @@ class Transport:
             body = await self._post(method, form)
         envelope = decode_envelope(body, self.fmt)
         if not envelope.status:
-            error = ApiKeyRejected if mentions_key(envelope.msgs) else ApiRejected
             detail = "; ".join(envelope.msgs) or "status false without a message"
-            raise error(f"{method}: {self._redact(detail)}", msgs=envelope.msgs)
+            raise refusal(method, envelope.msgs, self._redact(detail))
         return envelope.data
 
     async def _post(self, method: str, form: Mapping[str, str]) -> bytes:
@@ -181,6 +177,8 @@ class Transport:
                 f"{method}: HTTP {response.status_code} from {self._shown_url}",
                 status_code=response.status_code,
             )
+        if response.status_code == 429:
+            raise ApiRateLimited(f"{method}: HTTP 429 from {self.url}")
         if response.status_code != 200:
             raise ApiHttpError(
                 f"{method}: HTTP {response.status_code} from {self._shown_url}",

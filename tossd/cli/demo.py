@@ -18,18 +18,22 @@ from typing import Any
 from tossd.config.model import Config
 from tossd.daemon.lifecycle import Daemon
 from tossd.daemon.signals import stop_on_signals
+from tossd.sandbox.quirks import Quirks
 from tossd.sandbox.runner import SandboxOptions, build_sandbox
 from tossd.sandbox.server import serve
 
 MARKER = ".tossd-demo"
 ACTIVITY_EVERY_S = 6.0
+DEMO_VOICEMAIL_LAG_S = 3
+DEMO_BUDGET = 50.0
+DEMO_RATE_LIMIT = DEMO_BUDGET
 
 
 def demo_config(directory: Path, url: str, key: str) -> Config:
     """A brisk configuration: poll every 2 s, every event kind to the folder target."""
     data: dict[str, Any] = {
         "state_dir": str(directory / "state"),
-        "api": {"url": url, "key": key, "max_requests_per_s": 50.0},
+        "api": {"url": url, "key": key, "max_requests_per_s": DEMO_BUDGET},
         "poll": {"interval_s": 2.0, "jitter_s": 0.0, "initial_window_s": 60},
         "delivery": {"interval_s": 1.0, "audio_wait_s": 20.0},
         "log": {"level": "warning"},
@@ -72,7 +76,16 @@ async def echo_notifications(folder: Path, stop: asyncio.Event) -> None:
 async def run_demo(directory: Path, *, duration_s: float | None = None) -> None:
     reset(directory)
     key = secrets.token_hex(16)
-    options = SandboxOptions(port=0, api_key=key, activity_every=ACTIVITY_EVERY_S)
+    # A provider as the real one is thought to be: a voicemail listed a few seconds after its
+    # call, and a request budget it enforces (the daemon's default budget stays within it).
+    quirks = Quirks(voicemail_lag_s=DEMO_VOICEMAIL_LAG_S)
+    options = SandboxOptions(
+        port=0,
+        api_key=key,
+        activity_every=ACTIVITY_EVERY_S,
+        quirks=quirks,
+        rate_limit=DEMO_RATE_LIMIT,
+    )
     stop = stop_on_signals()
     async with serve(build_sandbox(options, time.time()), port=0) as running:
         config = demo_config(directory, running.url, key)

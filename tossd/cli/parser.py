@@ -67,6 +67,17 @@ def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument(
         "--activity-every", type=float, default=5.0, help="seconds between new calls/voicemails"
     )
+    p.add_argument("--call-lag-s", type=int, default=0, help="list call records this late")
+    p.add_argument("--voicemail-lag-s", type=int, default=0, help="list voicemails this late")
+    p.add_argument(
+        "--per-number-only",
+        action="store_true",
+        help="refuse account-wide callRecords and smsGet (ask per number, like some providers)",
+    )
+    p.add_argument("--no-sms", action="store_true", help="an account without SMS (smsGet unknown)")
+    p.add_argument(
+        "--rate-limit", type=float, default=None, help="refuse requests over this many a second"
+    )
     p.set_defaults(func=cmd_sandbox)
 
 

@@ -10,6 +10,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import asyncio
 
     from tossd.cli.log import configure_logging
+    from tossd.sandbox.quirks import Quirks
     from tossd.sandbox.runner import SandboxOptions, run_sandbox
     from tossd.sandbox.server import Faults
 
@@ -31,6 +32,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         activity_every=args.activity_every,
         extensions=args.extensions,
         faults=faults,
+        quirks=Quirks(
+            account_wide_calls=not args.per_number_only,
+            account_wide_sms=not args.per_number_only,
+            sms_enabled=not args.no_sms,
+            call_lag_s=args.call_lag_s,
+            voicemail_lag_s=args.voicemail_lag_s,
+        ),
+        rate_limit=args.rate_limit,
     )
     asyncio.run(run_sandbox(options))
     return 0

@@ -162,6 +162,8 @@ class PollConfig(BaseModel):
     overlap_s: int = Field(default=600, ge=0)
     initial_window_s: int = Field(default=900, ge=0)
     audio_attempts: int = Field(default=10, ge=1)
+    # Every voicemail box is checked once per this long, even without a call that reached it.
+    voicemail_sweep_s: Seconds = 900.0
     # Lax: TOML gives strings and lists, which become a tuple of the enum's members.
     streams: Annotated[tuple[Annotated[Stream, Strict(False)], ...], Field(strict=False)] = STREAMS
     calls_interval_s: Seconds | None = None

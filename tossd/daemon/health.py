@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tossd.config.model import Config, PollConfig
-from tossd.domain import KnownExtension
+from tossd.domain import ACCOUNT, KnownExtension
 from tossd.errors import StoreError
 from tossd.store.files import ensure_private_dir, write_atomic
 from tossd.store.ledger_stats import StoreFacts
-from tossd.store.records import PollState
+from tossd.store.records import PollState, covering
 from tossd.text.untrusted import one_line
 
 #: A stream is stale once its last success is older than this many of its intervals.
@@ -93,7 +93,14 @@ def judge(
     """
     by_key = {(s.extensionid, s.stream.value): s for s in states}
     checked = tuple(
-        _judge_stream(ext, stream, by_key.get((ext.extensionid, stream)), interval, now, started_at)
+        _judge_stream(
+            ext,
+            stream,
+            covering(by_key.get((ext.extensionid, stream)), by_key.get((ACCOUNT, stream))),
+            interval,
+            now,
+            started_at,
+        )
         for ext in extensions
         for stream, interval in intervals.items()
     )

@@ -25,15 +25,16 @@ from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
-from tossd.daemon.reload import reread
-from tossd.daemon.resources import open_client, open_deliverer, take_routes
+from tossd.daemon.reload import reread, taken_up
+from tossd.daemon.resources import open_client, open_deliverer, open_reporter, take_routes
 from tossd.daemon.routes import ready_routes
 from tossd.daemon.signals import on_hangup, stop_on_signals
-from tossd.domain import Stream
+from tossd.domain import Stream, StreamReport
 from tossd.errors import ApiKeyRejected, TossdError
 from tossd.notify.routing import unmatched_routes
+from tossd.poll.plan import RECHECK_S
 from tossd.poll.poller import Poller
-from tossd.report.reporter import PreparedReport, Reporter
+from tossd.report.reporter import PreparedReport
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +59,6 @@ class Daemon:
         self._config = config
         # SIGHUP: `reread` reads the config file again, `relog` applies its [log] section.
         self._reread, self._relog = reread, relog
-        self._scheduler: AsyncIOScheduler | None = None
         self._reloading: asyncio.Task[None] | None = None
         self._heartbeat_s = heartbeat_s
         self._clock = clock
@@ -75,11 +75,17 @@ class Daemon:
                 open_client(self._config, on_request=self._ops.metrics.record_api_call)
             )
             self._store, self._api = store, api
-            self._poller = Poller(api, store, self._config.poll, clock=self._clock)
+            self._poller = Poller(
+                api,
+                store,
+                self._config.poll,
+                clock=self._clock,
+                budget_per_s=self._config.api.max_requests_per_s,
+            )
             self._deliverer = open_deliverer(self._config, store, routes, clock=self._clock)
-            self._reporter = self._new_reporter()
+            self._reporter = open_reporter(api, store, self._config, routes)
             await self._ops.open(stack, store, self._deliverer)
-            scheduler = self._scheduler = self._new_scheduler()
+            scheduler = self._jobs = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
             on_hangup(self._on_hangup)
@@ -92,7 +98,7 @@ class Daemon:
             await self._drain()
         log.info("daemon.stopped")
 
-    def _new_scheduler(self) -> AsyncIOScheduler:
+    def _scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -137,7 +143,7 @@ class Daemon:
 
     async def _reload(self) -> None:
         """SIGHUP: see `tossd.daemon.reload` for what is taken up."""
-        if self._reread is None or self._scheduler is None:
+        if self._reread is None:
             log.warning("config.reload_unavailable")
             return
         reloaded = reread(self._reread, self._config)
@@ -145,26 +151,11 @@ class Daemon:
             return
         self._config, self._routes = reloaded.config, reloaded.routes
         take_routes(self._store, self._deliverer, self._routes, now=int(self._clock()))
-        self._reporter = self._new_reporter()
-        self._schedule_polls(self._scheduler, datetime.now(UTC))
+        self._reporter = open_reporter(self._api, self._store, self._config, self._routes)
+        self._schedule_polls(self._jobs, datetime.now(UTC))
         interval = self._config.delivery.interval_s
-        self._scheduler.reschedule_job("deliver", trigger="interval", seconds=interval)
-        if self._relog is not None:
-            self._relog(self._config)
-        log.info(
-            "config.reloaded",
-            routes=[route.name for route in self._routes],
-            restart_needed=list(reloaded.restart_needed),
-        )
-
-    def _new_reporter(self) -> Reporter:
-        return Reporter.of(
-            self._api,
-            self._store.stats(),
-            self._config.report,
-            self._routes,
-            self._config.state_dir / "reports",
-        )
+        self._jobs.reschedule_job("deliver", trigger="interval", seconds=interval)
+        taken_up(reloaded, self._relog)
 
     def _every(
         self,
@@ -199,6 +190,26 @@ class Daemon:
         report = await self._poller.poll_stream(stream)
         if stream is Stream.VOICEMAIL:
             await self._poller.fetch_audio()
+        self._after_poll(report)
+        if report.due and Stream.VOICEMAIL.value in self._config.poll.streams:
+            # A call may have left a voicemail: check its box now, and once more shortly in
+            # case the provider lists the voicemail a little after the call.
+            now = datetime.now(UTC)
+            for delay in (0.0, RECHECK_S):
+                self._jobs.add_job(
+                    self._job,
+                    "date",
+                    args=["poll.voicemail_due", self._poll_due_boxes],
+                    run_date=now + timedelta(seconds=delay),
+                )
+
+    async def _poll_due_boxes(self) -> None:
+        report = await self._poller.poll_voicemail(sweep=False)
+        await self._poller.fetch_audio()
+        if report.extensions:
+            self._after_poll(report)
+
+    def _after_poll(self, report: StreamReport) -> None:
         self._ops.after_poll(report)
         if report.announced:
             # Start the sends right away rather than at the next delivery tick; they run in

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from tossd.domain import OWED_STATES, EventKind, StreamReport
+from tossd.domain import ACCOUNT, OWED_STATES, EventKind, StreamReport
 from tossd.errors import StoreError
 from tossd.store.ledger_stats import StoreFacts
-from tossd.store.records import PollState
+from tossd.store.records import PollState, covering
 
 log = structlog.get_logger(__name__)
 
 OUTCOMES = ("ok", "failed")
+#: The API budget's use is averaged over this many seconds.
+BUDGET_WINDOW_S = 60.0
 # Label values must come from a small fixed set (methods, exception class names): anything
 # else is folded into "other" so a message or an id can never explode the series count.
 _LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
@@ -32,8 +35,30 @@ def _label(value: str) -> str:
 class Metrics:
     """The daemon's metrics; `registry` is private to it, never prometheus_client's global."""
 
-    def __init__(self, streams: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        streams: Iterable[str] = (),
+        *,
+        budget_per_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._budget = budget_per_s
+        self._clock = clock
+        self._recent: deque[float] = deque()
+        self._round = Gauge(
+            "tossd_cycle_seconds",
+            "Seconds to cover every number of a stream once at the current pace: its interval,"
+            " unless the request budget stretches per-number polling (or the voicemail sweep).",
+            ["stream"],
+            registry=self.registry,
+        )
+        utilization = Gauge(
+            "tossd_api_budget_utilization",
+            "Share of [api] max_requests_per_s used over the last minute (0 to 1).",
+            registry=self.registry,
+        )
+        utilization.set_function(self._utilization)
         self._polls = Counter(
             "tossd_polls",
             "Polls of one stream of one number, by outcome (ok or failed).",
@@ -68,6 +93,8 @@ class Metrics:
     def record_poll(self, report: StreamReport) -> None:
         """After each `Poller.poll_stream`: one ok or failed poll per number, new events."""
         stream = report.stream.value
+        if report.round_s:
+            self._round.labels(stream).set(report.round_s)
         self._polls.labels(stream, "ok").inc(max(0, report.extensions - report.failed))
         self._polls.labels(stream, "failed").inc(report.failed)
         for event in report.new_events:
@@ -77,8 +104,18 @@ class Metrics:
         """After each HTTP request; `error` is the exception class name, None on success."""
         method = _label(method)
         self._api_requests.labels(method).inc()
+        self._recent.append(self._clock())
         if error is not None:
             self._api_errors.labels(method, _label(error)).inc()
+
+    def _utilization(self) -> float:
+        """Requests of the last minute over what the budget allows in a minute."""
+        horizon = self._clock() - BUDGET_WINDOW_S
+        while self._recent and self._recent[0] <= horizon:
+            self._recent.popleft()
+        if not self._budget:
+            return 0.0
+        return len(self._recent) / (self._budget * BUDGET_WINDOW_S)
 
     def watch_store(
         self,
@@ -141,10 +178,13 @@ def _successes(
 
     Ended numbers are left out: they are no longer polled and would look stale forever.
     """
-    for state in states:
-        watched = state.extensionid in active and state.stream.value in streams
-        if watched and state.last_success_at is not None:
-            yield state.stream.value, state.extensionid, state.last_success_at
+    by_key = {(s.extensionid, s.stream.value): s for s in states}
+    for stream in streams:
+        for extensionid in sorted(active):
+            own = by_key.get((extensionid, stream))
+            state = covering(own, by_key.get((ACCOUNT, stream)))
+            if state is not None and state.last_success_at is not None:
+                yield stream, extensionid, state.last_success_at
 
 
 def _families() -> tuple[GaugeMetricFamily, ...]:

@@ -27,7 +27,8 @@ async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
     routes = ready_routes(config)
     with open_store(config) as store:
         async with open_client(config) as api:
-            reports = await Poller(api, store, config.poll).poll_all()
+            poller = Poller(api, store, config.poll, budget_per_s=config.api.max_requests_per_s)
+            reports = await poller.poll_all()
         return reports, await open_deliverer(config, store, routes).drain()
 
 

@@ -43,7 +43,7 @@ class Operations:
         self._clock = clock
         self._env = os.environ if env is None else env
         self._notifier = Notifier.from_env(self._env)
-        self.metrics = Metrics(config.poll.streams)
+        self.metrics = Metrics(config.poll.streams, budget_per_s=config.api.max_requests_per_s)
         self._alerter = Alerter(config.alerts.after_failures)
         self._latest: dict[str, StreamReport] = {}
         self._heartbeat = Heartbeat()

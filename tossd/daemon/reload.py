@@ -69,3 +69,14 @@ def needs_restart(old: Config, new: Config) -> tuple[str, ...]:
         and getattr(old.delivery, key) != getattr(new.delivery, key)
     ]
     return tuple(changed)
+
+
+def taken_up(reloaded: Reloaded, relog: Callable[[Config], None] | None) -> None:
+    """The last step of a reload: logging as the new config says, and the line saying so."""
+    if relog is not None:
+        relog(reloaded.config)
+    log.info(
+        "config.reloaded",
+        routes=[route.name for route in reloaded.routes],
+        restart_needed=list(reloaded.restart_needed),
+    )

@@ -37,6 +37,11 @@ class Breaker:
         """The one send let through while open has started."""
         return replace(self, probing=True)
 
+    def probe_unsent(self) -> Breaker:
+        """The probe's row was not sent after all (postponed, folded, claimed by another
+        sender): the next due row may probe instead, or the target would wait forever."""
+        return replace(self, probing=False)
+
     def after(self, ok: bool, now: float) -> Breaker:
         """The state after a send's result."""
         if ok:

@@ -135,11 +135,13 @@ class Deliverer:
             chosen += [(lane, probe, batch) for batch in batches]
         # One claim for everything chosen: rows another sender holds are left to it.
         won = {row.id for rows in self._claims.take([b.rows for *_, b in chosen]) for row in rows}
-        return [
-            self._start(kept.rows, self._job(kept, events, lane, probe))
-            for lane, probe, batch in chosen
-            if (kept := batch.keeping(won))
-        ]
+        started = []
+        for lane, probe, batch in chosen:
+            if kept := batch.keeping(won):
+                started.append(self._start(kept.rows, self._job(kept, events, lane, probe)))
+            elif probe:
+                lane.breaker = lane.breaker.probe_unsent()
+        return started
 
     async def drain(self, only: Collection[int] | None = None) -> DrainReport:
         """`dispatch`, then wait for those sends (each ends by its deadline): for one-shots."""
@@ -190,6 +192,17 @@ class Deliverer:
         return task
 
     async def _job(
+        self, batch: Batch, events: dict[int, StoredEvent], lane: Lane, probe: bool
+    ) -> None:
+        try:
+            await self._deliver(batch, events, lane, probe)
+        finally:
+            # A probe that ended without a result (its row postponed, folded, given up or
+            # claimed elsewhere) must not hold the open breaker's one probe for ever.
+            if probe and lane.breaker.probing:
+                lane.breaker = lane.breaker.probe_unsent()
+
+    async def _deliver(
         self, batch: Batch, events: dict[int, StoredEvent], lane: Lane, probe: bool
     ) -> None:
         rows, route, target = batch.rows, batch.route, batch.target

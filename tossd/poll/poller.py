@@ -1,26 +1,32 @@
 """The use cases: sync extensions, poll calls / voicemail / texts, fetch voicemail audio.
 
-Each (extension, stream) poll is one fetch and one store transaction: the new events and
-the stream's watermark commit together, so a crash between fetch and commit loses nothing
-(the next poll fetches the same window again) and repeats nothing (identities are unique).
+Calls and texts are asked for account-wide, one paged query per cycle, falling back to one
+query per number when the provider refuses that (re-probed hourly). Voicemail boxes are
+checked when a new call may have reached them, plus a sweep that visits each box once per
+`voicemail_sweep_s`. Every fetch is one store transaction: the new events, their due marks
+and the watermark commit together, so a crash between fetch and commit loses nothing (the
+next poll fetches the same window again) and repeats nothing (identities are unique).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 
 from tossd.api.client import Client
 from tossd.config.model import PollConfig
-from tossd.domain import KnownExtension, NewEvent, StoredEvent, Stream, StreamReport
-from tossd.errors import ApiError, ApiKeyRejected, StoreError, TossdError
-from tossd.poll.translate import call_events, listed_extension, sms_events, voicemail_events
-from tossd.poll.window import Window, next_watermark, poll_window
-from tossd.store.files import audio_filename, write_atomic
+from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
+from tossd.errors import ApiKeyRejected, ApiMissingParameter, ApiUnsupported, TossdError
+from tossd.poll import plan
+from tossd.poll.audio import AudioFetcher
+from tossd.poll.cycle import Outcome, add_outcomes, finish, say_reach
+from tossd.poll.fetch import fetch_account, fetch_number
+from tossd.poll.plan import Reach, StreamReach
+from tossd.poll.translate import listed_extension
+from tossd.poll.window import next_watermark, poll_window
 from tossd.store.records import ExtensionSync
 from tossd.store.store import Store
 
@@ -28,7 +34,12 @@ log = structlog.get_logger(__name__)
 
 
 class Poller:
-    """Moves data from the API into the store; one instance per daemon."""
+    """Moves data from the API into the store; one instance per daemon.
+
+    `budget_per_s` is the client's `max_requests_per_s`: per-number turns and the sweep take
+    at most a share of it per cycle, so a big account stretches its rounds instead of
+    queueing requests behind the budget forever.
+    """
 
     def __init__(
         self,
@@ -37,11 +48,17 @@ class Poller:
         config: PollConfig,
         *,
         clock: Callable[[], float] = time.time,
+        budget_per_s: float | None = None,
     ) -> None:
         self._api = api
         self._store = store
         self._config = config
         self._clock = clock
+        self._budget_per_s = budget_per_s
+        self._reach = {Stream.CALLS: StreamReach(), Stream.SMS: StreamReach()}
+        self._stretched: set[Stream] = set()
+        self._voicemail_lock = asyncio.Lock()
+        self._audio = AudioFetcher(api, store, config.audio_attempts, clock)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -65,127 +82,179 @@ class Poller:
         return change
 
     async def poll_stream(self, stream: Stream) -> StreamReport:
-        """Poll `stream` for every active extension; one failing never blocks the others."""
+        """One cycle of `stream`: account-wide (or per number), or the voicemail boxes due
+        plus this cycle's share of the sweep."""
+        if stream is Stream.VOICEMAIL:
+            return await self.poll_voicemail(sweep=True)
         started = time.perf_counter()
         report = StreamReport(stream)
         extensions = self._store.active_extensions()
         report.extensions = len(extensions)
-        results = await asyncio.gather(*(self._poll_one(stream, ext) for ext in extensions))
-        for new, seen, error in results:
-            report.new += len(new)
-            report.seen += seen
-            report.announced += sum(1 for e in new if e.announce)
-            report.new_events.extend(new)
-            if error is not None:
-                report.failed += 1
-                report.key_rejected |= isinstance(error, ApiKeyRejected)
-        report.duration_s = time.perf_counter() - started
-        # An idle cycle is debug: at info a quiet daemon writes only the hourly heartbeat.
-        (log.info if report.new or report.failed else log.debug)(
-            "poll.cycle",
-            stream=stream.value,
-            extensions=report.extensions,
-            failed=report.failed,
-            new=report.new,
-            announced=report.announced,
-            seen=report.seen,
-            duration_s=round(report.duration_s, 3),
-        )
-        return report
+        reach = self._reach[stream]
+        before, now = reach.reach, self._now()
+        if reach.off(now):
+            return finish(report, started)
+        if reach.tries_account(now):
+            await self._poll_account(stream, extensions, report)
+        if reach.reach is Reach.PER_NUMBER:
+            await self._poll_per_number(stream, extensions, report)
+        if reach.reach is not before:
+            say_reach(report, reach)
+        return finish(report, started)
 
-    async def _poll_one(
-        self, stream: Stream, ext: KnownExtension
-    ) -> tuple[list[StoredEvent], int, TossdError | None]:
-        now = self._now()
-        try:
-            state = self._store.poll_state(ext.extensionid, stream)
-            window = poll_window(state, ext, now, self._config)
-            events = await self._fetch(stream, ext, window)
-            watermark = next_watermark(state.watermark if state else None, events)
-            result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
-        except TossdError as exc:
-            failures = self._store.record_failure(ext.extensionid, stream, exc.message, now)
-            log.warning(
-                "poll.failed",
-                stream=stream.value,
-                extensionid=ext.extensionid,
-                error=exc.message,
-                error_type=type(exc).__name__,
-                consecutive_failures=failures,
-            )
-            return [], 0, exc
-        return result.new, result.seen, None
-
-    async def _fetch(self, stream: Stream, ext: KnownExtension, window: Window) -> list[NewEvent]:
-        since = window.announce_since
-        if stream is Stream.CALLS:
-            records = await self._api.call_records(
-                startdate=window.start, enddate=window.end, extensionid=ext.extensionid
-            )
-            # The provider may ignore the filter (its parameter list is damaged): keep ours.
-            mine = [r for r in records if r.extensionid in (ext.extensionid, 0)]
-            return call_events(
-                [r.model_copy(update={"extensionid": ext.extensionid}) for r in mine],
-                announce_since=since,
-            )
-        if stream is Stream.VOICEMAIL:
-            voicemails = await self._api.extension_voicemail_get(extensionid=ext.extensionid)
-            return voicemail_events(ext.extensionid, voicemails, announce_since=since)
-        texts = await self._api.sms_get(
-            did=ext.did, startdate=window.start, enddate=window.end, direction="in"
-        )
-        return sms_events(ext.extensionid, texts, announce_since=since)
+    async def poll_voicemail(self, *, sweep: bool = True) -> StreamReport:
+        """Check the boxes a new call made due; with `sweep`, also this cycle's share of the
+        sweep (or, when calls are not polled, every box: nothing else would drive them)."""
+        async with self._voicemail_lock:
+            started = time.perf_counter()
+            report = StreamReport(Stream.VOICEMAIL)
+            extensions = {e.extensionid: e for e in self._store.active_extensions()}
+            schedule = self._store.schedule()
+            due = [i for i in schedule.due_boxes() if i in extensions]
+            picks = [extensions[i] for i in due]
+            if sweep and Stream.CALLS not in self._config.streams:
+                picks = list(extensions.values())
+            elif sweep:
+                count = plan.sweep_size(
+                    len(extensions),
+                    self._config.interval_for(Stream.VOICEMAIL),
+                    self._config.voicemail_sweep_s,
+                    self._turns(plan.SWEEP_SHARE),
+                )
+                swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
+                picks += [extensions[i] for i in swept if i in extensions]
+                report.round_s = plan.stretched_s(
+                    len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
+                )
+            report.extensions = len(picks)
+            add_outcomes(report, await self._gather(Stream.VOICEMAIL, picks))
+            if sweep and not report.failed:
+                # The stream as a whole is on time (health): boxes not visited are not late.
+                self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
+            return finish(report, started)
 
     async def fetch_audio(self) -> int:
         """Download the MP3 of every announced voicemail that has none yet; returns how many."""
-        pending = self._store.voicemails_missing_audio(max_attempts=self._config.audio_attempts)
-        results = await asyncio.gather(*(self._fetch_one_audio(event) for event in pending))
-        return sum(results)
-
-    async def _fetch_one_audio(self, event: StoredEvent) -> int:
-        clipid = str(event.payload.get("clipid", ""))
-        try:
-            clip = await self._api.audioclip_get(clipid=clipid)
-            data = clip.audio()
-            if len(data) != clip.filesize:
-                raise ApiError(f"clip {clipid}: {len(data)} bytes, filesize says {clip.filesize}")
-            filename = audio_filename(event.id)
-            write_atomic(self._store.audio_dir / filename, data)
-            self._store.record_audio(
-                event.id,
-                clipid=clipid,
-                filename=filename,
-                size=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                now=self._now(),
-            )
-        except StoreError as exc:
-            # Our disk, not the provider: not a failed download, so no attempt is used up;
-            # the next poll tries again once there is space.
-            log.error("audio.write_failed", event_id=event.id, clipid=clipid, error=exc.message)
-            return 0
-        except (TossdError, ValueError) as exc:
-            message = exc.message if isinstance(exc, TossdError) else str(exc)
-            attempts = self._store.record_audio_failure(event.id, message, self._now())
-            log.warning(
-                "audio.failed",
-                event_id=event.id,
-                clipid=clipid,
-                error=message,
-                attempts=attempts,
-                gives_up=attempts >= self._config.audio_attempts,
-            )
-            return 0
-        return 1
+        return await self._audio.fetch()
 
     async def poll_all(self) -> list[StreamReport]:
-        """One full cycle: extensions, then every configured stream at once, then audio.
-
-        The streams share the client's concurrency limit, so running them together keeps it
-        full: no stream waits for the slowest request of the one before.
-        """
+        """One full cycle: extensions, calls and texts together, the voicemail boxes those
+        calls made due (and the sweep's share), then audio."""
         await self.sync_extensions()
         streams = [Stream(name) for name in self._config.streams]
-        reports = list(await asyncio.gather(*(self.poll_stream(s) for s in streams)))
+        first = [s for s in streams if s is not Stream.VOICEMAIL]
+        reports = {r.stream: r for r in await asyncio.gather(*map(self.poll_stream, first))}
+        if Stream.VOICEMAIL in streams:
+            reports[Stream.VOICEMAIL] = await self.poll_voicemail(sweep=True)
         await self.fetch_audio()
-        return reports
+        return [reports[s] for s in streams]
+
+    # -- account-wide ---------------------------------------------------------------------
+
+    async def _poll_account(
+        self, stream: Stream, extensions: Sequence[KnownExtension], report: StreamReport
+    ) -> None:
+        now = self._now()
+        state = self._store.poll_state(ACCOUNT, stream) or self._store.schedule().floor(stream)
+        window = poll_window(state, now, self._config)
+        reach = self._reach[stream]
+        try:
+            events = await fetch_account(self._api, stream, window, self._store.all_extensions())
+            watermark = next_watermark(state.watermark if state else None, events)
+            due = plan.boxes_due(events, now) if stream is Stream.CALLS else []
+            result = self._store.record_batch(ACCOUNT, stream, events, watermark, now, due=due)
+        except ApiMissingParameter as exc:
+            reach.become(Reach.PER_NUMBER, now)
+            report.reach_error = exc.message
+            return
+        except ApiUnsupported as exc:
+            reach.become(Reach.OFF, now)
+            report.reach_error = exc.message
+            return
+        except TossdError as exc:
+            self._failed(stream, ACCOUNT, exc, now)
+            report.failed = report.extensions
+            report.key_rejected |= isinstance(exc, ApiKeyRejected)
+            return
+        reach.become(Reach.ACCOUNT, now)
+        report.round_s = self._config.interval_for(stream)
+        add_outcomes(report, [(result, None)])
+        new_ids = {e.identity for e in result.new}
+        report.due = len({d.extensionid for d in due if d.identity in new_ids})
+
+    # -- per number -----------------------------------------------------------------------
+
+    async def _poll_per_number(
+        self, stream: Stream, extensions: Sequence[KnownExtension], report: StreamReport
+    ) -> None:
+        """One query per number, as many as this cycle's share of the budget allows, the
+        numbers polled longest ago first; a whole round then takes several cycles."""
+        limit = self._turns(plan.PER_NUMBER_SHARE)
+        picks = list(extensions)
+        report.round_s = self._config.interval_for(stream)
+        if limit is not None and limit < len(extensions):
+            report.round_s = plan.stretched_s(len(extensions), limit, report.round_s)
+            by_id = {e.extensionid: e for e in extensions}
+            turn = self._store.schedule().least_recent(stream, limit)
+            picks = [by_id[i] for i in turn if i in by_id]
+            self._warn_stretched(stream, len(extensions), limit)
+        outcomes = await self._gather(stream, picks)
+        if any(isinstance(error, ApiUnsupported) for _, error in outcomes):
+            self._reach[stream].become(Reach.OFF, self._now())
+            report.reach_error = next(e.message for _, e in outcomes if e is not None)
+            return
+        add_outcomes(report, outcomes)
+
+    async def _gather(self, stream: Stream, extensions: Sequence[KnownExtension]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self._poll_one(stream, ext) for ext in extensions)))
+
+    async def _poll_one(self, stream: Stream, ext: KnownExtension) -> Outcome:
+        now = self._now()
+        try:
+            state = self._store.poll_state(ext.extensionid, stream)
+            if state is None and stream is not Stream.VOICEMAIL:
+                # Taking over from account-wide polling: start where it had got to.
+                state = self._store.poll_state(ACCOUNT, stream)
+            window = poll_window(state, now, self._config, opened=ext.startdate)
+            events = await fetch_number(self._api, stream, ext, window)
+            watermark = next_watermark(state.watermark if state else None, events)
+            result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
+        except TossdError as exc:
+            if not isinstance(exc, ApiUnsupported):
+                self._failed(stream, ext.extensionid, exc, now)
+            return None, exc
+        return result, None
+
+    # -- bookkeeping ----------------------------------------------------------------------
+
+    def _turns(self, share: float) -> int | None:
+        return plan.turns(self._budget_per_s, self._config.interval_s, share)
+
+    def _failed(self, stream: Stream, extensionid: int, exc: TossdError, now: int) -> None:
+        try:
+            failures = self._store.record_failure(extensionid, stream, exc.message, now)
+        except TossdError as store_exc:
+            failures = -1
+            log.error("poll.record_failed", stream=stream.value, error=store_exc.message)
+        log.warning(
+            "poll.failed",
+            stream=stream.value,
+            extensionid=extensionid if extensionid != ACCOUNT else "account",
+            error=exc.message,
+            error_type=type(exc).__name__,
+            consecutive_failures=failures,
+        )
+
+    def _warn_stretched(self, stream: Stream, numbers: int, per_cycle: int) -> None:
+        """Once per stream: a round of per-number queries no longer fits one interval."""
+        if stream in self._stretched:
+            return
+        self._stretched.add(stream)
+        log.warning(
+            "poll.stretched",
+            stream=stream.value,
+            numbers=numbers,
+            per_cycle=per_cycle,
+            round_s=plan.stretched_s(numbers, per_cycle, self._config.interval_for(stream)),
+            advice="raise [api] max_requests_per_s if the provider allows it",
+        )

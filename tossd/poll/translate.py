@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tossd.api.models import CallRecord, Extension, Sms, Voicemail
 from tossd.domain import EventKind, ListedExtension, NewEvent
@@ -91,4 +91,23 @@ def sms_events(extensionid: int, texts: Iterable[Sms], *, announce_since: int) -
         )
         for text in texts
         if text.direction in ("in", "")
+    ]
+
+
+def digits(number: str) -> str:
+    """A number's digits, the key that matches a DID however it was written."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def account_sms_events(
+    texts: Iterable[Sms], owners: Mapping[str, int], *, announce_since: int
+) -> list[NewEvent]:
+    """Texts of the whole account, each under the number (by its DID's digits) it was sent to;
+    0 for a number tossd does not know."""
+    return [
+        event
+        for text in texts
+        for event in sms_events(
+            owners.get(digits(text.destination), 0), [text], announce_since=announce_since
+        )
     ]

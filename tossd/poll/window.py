@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tossd.config.model import PollConfig
-from tossd.domain import KnownExtension, NewEvent
+from tossd.domain import NewEvent
 from tossd.store.records import PollState
 
 #: How far past "now" a window reaches, for clocks behind the provider's.
@@ -43,17 +43,33 @@ def next_watermark(previous: int | None, events: Iterable[NewEvent]) -> int | No
 
 
 def poll_window(
-    state: PollState | None, ext: KnownExtension, now: int, config: PollConfig
+    state: PollState | None, now: int, config: PollConfig, *, opened: int = 0
 ) -> Window:
     """The time window to ask for, from the stored watermark (pure).
 
-    First sight asks for the extension's whole history. Later polls go back `overlap_s`
-    before the newest record seen, to catch records the provider publishes late. The end
+    `opened` is when the number began (its startdate), 0 for the whole account. A first sight
+    asks only for the last `initial_window_s`, never the whole history: those are all it
+    would announce. Later polls go back `overlap_s` before the newest record seen, to catch
+    records published late, but never before the first poll's window (or, with nothing seen
+    yet, start there). The end
     reaches a day past the later of our clock and the watermark: asking for the future costs
     nothing, and a clock behind the provider's (or set back an hour) then delays nothing.
     """
     first_sight = state is None or state.first_polled_at is None
     watermark = state.watermark if state is not None else None
-    start = ext.startdate if watermark is None else max(0, watermark - config.overlap_s)
+    # Never before the first poll's window: older records were history when tossd began
+    # watching, and once past the first sight everything fetched is announced.
+    floor = (
+        opened
+        if state is None or state.first_polled_at is None
+        else max(opened, state.first_polled_at - config.initial_window_s)
+    )
+    if watermark is not None:
+        start = watermark - config.overlap_s
+    elif first_sight:
+        start = now - config.initial_window_s
+    else:
+        start = floor
     end = max(now, watermark or 0) + FUTURE_SLACK_S
-    return Window(start, end, announce_from(first_sight, now, config.initial_window_s))
+    announce_since = announce_from(first_sight, now, config.initial_window_s)
+    return Window(max(0, floor, start), end, announce_since)

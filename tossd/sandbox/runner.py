@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import structlog
 
 from tossd.daemon.signals import stop_on_signals
+from tossd.sandbox.quirks import Quirks
 from tossd.sandbox.server import Faults, Sandbox, serve
 from tossd.sandbox.world import World
 
@@ -23,6 +24,9 @@ class SandboxOptions:
     activity_every: float = 5.0
     extensions: int = 4
     faults: Faults | None = None
+    quirks: Quirks | None = None
+    #: Requests per second the provider takes; more get `status:false` (None: no limit).
+    rate_limit: float | None = None
 
 
 def build_sandbox(options: SandboxOptions, now: float | None = None) -> Sandbox:
@@ -33,7 +37,11 @@ def build_sandbox(options: SandboxOptions, now: float | None = None) -> Sandbox:
         extensions=options.extensions,
         activity_every=options.activity_every,
     )
-    return Sandbox(world, api_key=options.api_key, faults=options.faults)
+    if options.quirks is not None:
+        world.quirks = options.quirks
+    return Sandbox(
+        world, api_key=options.api_key, faults=options.faults, rate_limit=options.rate_limit
+    )
 
 
 async def run_sandbox(options: SandboxOptions) -> None:

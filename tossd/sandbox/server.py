@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from tossd.api.envelope import Format, encode_envelope
+from tossd.sandbox.quirks import RATE_LIMIT_MESSAGE, RequestMeter
 from tossd.sandbox.world import MethodError, World
 
 log = structlog.get_logger(__name__)
@@ -90,10 +91,13 @@ class Sandbox:
         api_key: str,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
+        rate_limit: float | None = None,
     ) -> None:
         self.world = world
         self.faults = faults or Faults()
         self.requests: Counter[str] = Counter()
+        #: Arrivals per second (tests check the client's budget) and the provider's limit.
+        self.meter = RequestMeter(rate=rate_limit)
         #: Most requests ever handled at once: tests check the client's concurrency limit.
         self.max_in_flight = 0
         self._in_flight = 0
@@ -131,6 +135,9 @@ class Sandbox:
         self.requests[method] += 1
         if method in self._arrivals:
             self._arrivals[method].set()
+        if not self.meter.admit():
+            body = encode_envelope([RATE_LIMIT_MESSAGE], False, None, fmt)
+            return web.Response(body=body, content_type=_MIME[fmt])
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         fault = self.faults.draw(method)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tossd.sandbox import activity, catalog
-from tossd.sandbox.activity import Arrivals, Traffic
+from tossd.sandbox.activity import Arrivals
 from tossd.sandbox.audio import decode_upload, mp3_seconds
 from tossd.sandbox.catalog import (
     MethodError,
@@ -21,6 +21,7 @@ from tossd.sandbox.catalog import (
     need,
     value,
 )
+from tossd.sandbox.listing import Listings, summary
 
 __all__ = ["MethodError", "Params", "World"]
 
@@ -30,26 +31,11 @@ _EXTENSION = ("extensionid", "did")
 _PLACE = ("ratecenter", "city")
 
 
-def _summary(calls: list[Record]) -> Record:
-    minutes = [c["duration"] for c in calls] or [0]
-    starts = [c["startdate"] for c in calls] or [0]
-    return {
-        "firstcall": min(starts),
-        "lastcall": max(starts),
-        "minduration": min(minutes),
-        "maxduration": max(minutes),
-        "avgduration": round(sum(minutes) / len(calls), 2) if calls else 0.0,
-        "totalduration": sum(minutes),
-        "totalcalls": len(calls),
-    }
-
-
-class World(Traffic):
+class World(Listings):
     """One account: its extensions and traffic, features, number pool and greetings."""
 
     def __init__(self, *, page_size: int = 50) -> None:
-        super().__init__()
-        self.page_size = page_size
+        super().__init__(page_size=page_size)
         self._arrivals: Arrivals | None = None
         self._handlers: dict[str, Handler] = {
             "extensionList": self._extension_list,
@@ -57,8 +43,8 @@ class World(Traffic):
             "extensionCreate": self._extension_create,
             "extensionUpdate": self._extension_update,
             "extensionCancel": self._extension_cancel,
-            "callRecords": lambda p, now: self._page(self._calls(p), p),
-            "callSummary": lambda p, now: _summary(self._calls(p)),
+            "callRecords": lambda p, now: self.page(self.calls_in(p, now), p),
+            "callSummary": lambda p, now: summary(self.calls_in(p, now)),
             "extensionVoicemailGet": self._voicemail_get,
             "extensionVoicemailSet": self._voicemail_set,
             "audioclipGet": self._audioclip_get,
@@ -72,7 +58,7 @@ class World(Traffic):
             "numberGetCities": lambda p, now: catalog.cities(p),
             "numberGetTollFree": lambda p, now: catalog.toll_free(p),
             "numberListPool": self._number_list_pool,
-            "smsGet": self._sms_get,
+            "smsGet": self.sms_get,
         }
 
     @classmethod
@@ -169,29 +155,8 @@ class World(Traffic):
         extension["enddate"] = now
         return dict(extension)
 
-    def _calls(self, params: Params) -> list[Record]:
-        need(params, "startdate", "enddate")
-        low, high = integer(params, "startdate"), integer(params, "enddate")
-        extensionid = integer(params, "extensionid", 0)
-        pattern = value(params, "didmatch")
-        return [
-            c
-            for c in self.calls
-            if low <= c["startdate"] <= high
-            and extensionid in (0, c["extensionid"])
-            and did_matches(c["callednum"], pattern)
-        ]
-
-    def _page(self, rows: list[Record], params: Params) -> list[Record]:
-        page = integer(params, "page", 1)
-        if page < 1:
-            raise MethodError("Invalid value for page: pages start at 1")
-        first = (page - 1) * self.page_size
-        return [dict(r) for r in rows[first : first + self.page_size]]
-
     def _voicemail_get(self, params: Params, now: int) -> list[Record]:
-        extension = self._extension(params)
-        return [dict(v) for v in self.voicemails.get(extension["extensionid"], [])]
+        return self.voicemails_listed(self._extension(params)["extensionid"], now)
 
     def _voicemail_set(self, params: Params, now: int) -> None:
         need(params, _EXTENSION, "vmid", "status")
@@ -281,17 +246,3 @@ class World(Traffic):
             if wanted in ("", status) and did_matches(did, value(params, "didmatch")):
                 rows.append({"did": did, "status": status, "extensionid": latest})
         return rows
-
-    def _sms_get(self, params: Params, now: int) -> list[Record]:
-        need(params, "did", "startdate", "enddate", "page")
-        did = digits(value(params, "did"))
-        low, high = integer(params, "startdate"), integer(params, "enddate")
-        direction = choice(params, "direction", ("in", "out"))
-        rows = [
-            s
-            for s in self.sms
-            if digits(catalog.sms_did(s)) == did
-            and low <= s["timestamp"] <= high
-            and direction in ("", s["direction"])
-        ]
-        return self._page(rows, params)

@@ -111,7 +111,7 @@ def mark_success(
     key = {"key_extensionid": extensionid, "key_stream": stream.value}
     if connection.execute(_SUCCESS, {**key, "watermark": watermark, "now": now}).rowcount:
         return
-    _insert_state(
+    insert_state(
         connection,
         extensionid,
         stream,
@@ -129,11 +129,11 @@ def mark_failure(
     key = {"key_extensionid": extensionid, "key_stream": stream.value}
     if connection.execute(_FAILURE, {**key, "error": error, "now": now}).rowcount:
         return int(connection.execute(_FAILURES, key).scalar_one())
-    _insert_state(connection, extensionid, stream, now, last_error=error, consecutive_failures=1)
+    insert_state(connection, extensionid, stream, now, last_error=error, consecutive_failures=1)
     return 1
 
 
-def _insert_state(
+def insert_state(
     connection: Connection, extensionid: int, stream: Stream, now: int, **values: Any
 ) -> None:
     row = {

@@ -108,3 +108,13 @@ def poll_state_of(row: Any) -> PollState:
         consecutive_failures=row.consecutive_failures,
         first_polled_at=row.first_polled_at,
     )
+
+
+def covering(own: PollState | None, account: PollState | None) -> PollState | None:
+    """The state that says when a number's stream was last covered: its own poll, or an
+    account-wide one (extension id 0), whichever succeeded last."""
+    if own is None or account is None:
+        return own or account
+    if (account.last_success_at or -1) > (own.last_success_at or -1):
+        return account
+    return own

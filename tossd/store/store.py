@@ -8,9 +8,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from tossd.domain import KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
+from tossd.domain import (
+    ACCOUNT,
+    KnownExtension,
+    ListedExtension,
+    NewEvent,
+    StoredEvent,
+    Stream,
+)
 from tossd.errors import StoreError
-from tossd.store import queries, revision, rows
+from tossd.store import queries, revision, rows, schedule
 from tossd.store.engine import create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
@@ -29,6 +36,7 @@ from tossd.store.records import (
     poll_state_of,
 )
 from tossd.store.retention import Pruner
+from tossd.store.schedule import BoxDue, PollSchedule
 from tossd.store.scope import Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
@@ -63,6 +71,10 @@ class Store(Closable):
     def facts(self) -> StoreFacts:
         """Read-only figures for health and metrics."""
         return StoreFacts(self._engine)
+
+    def schedule(self) -> PollSchedule:
+        """What to poll next: voicemail boxes due, per-number turns, account-wide floors."""
+        return PollSchedule(self._scopes)
 
     def pruner(self) -> Pruner:
         """Retention: deletes old audio and events in bounded batches."""
@@ -172,21 +184,29 @@ class Store(Closable):
         events: Sequence[NewEvent],
         watermark: int | None,
         now: int,
+        *,
+        due: Sequence[BoxDue] = (),
     ) -> BatchResult:
         """Store what one poll saw and move its watermark, all in one transaction.
 
         Unknown identities are inserted; known ones whose payload changed are updated in
         place (the provider's mutable fields). Two events with one identity in a batch are
         an error. Only indexed lookups by identity: the cost follows the batch, not history.
+        `due` marks voicemail boxes these calls may have reached, in the same transaction,
+        so a crash never keeps the calls and loses the check; a box's own poll settles it.
         """
         payloads = [rows.encode_payload(event) for event in events]
         with self._connection("record a batch", write=True) as connection:
             stored = queries.stored_by_identity(connection, [event.identity for event in events])
-            fresh, changed, updated = _sort_batch(events, payloads, stored)
+            fresh, changed, updated = rows.sort_batch(events, payloads, stored)
             values = [rows.event_values(events[i], payloads[i], now) for i in fresh]
             ids = queries.insert_events(connection, values)
             queries.update_payloads(connection, changed)
             queries.mark_success(connection, extensionid, stream, watermark, now)
+            inserted = {events[i].identity for i in fresh}
+            schedule.mark_due(connection, [d for d in due if d.identity in inserted], now)
+            if stream is Stream.VOICEMAIL and extensionid != ACCOUNT:
+                schedule.clear_due(connection, extensionid, now)
         new = [
             rows.inserted_event(events[i], ids[events[i].identity], payloads[i], now) for i in fresh
         ]
@@ -283,24 +303,3 @@ class Store(Closable):
         with self._transaction("check the database") as session:
             lines = session.connection().exec_driver_sql("PRAGMA integrity_check").scalars()
             return "\n".join(str(line) for line in lines)
-
-
-def _sort_batch(
-    events: Sequence[NewEvent], payloads: Sequence[str], stored: dict[str, tuple[int, str]]
-) -> tuple[list[int], dict[int, str], int]:
-    """Positions of the unknown events, new payloads by event id, and how many changed.
-
-    A second event of a known identity compares with the first one's payload, as with the
-    row already updated; two of an unknown identity both go to the INSERT, which refuses them.
-    """
-    fresh: list[int] = []
-    changed: dict[int, str] = {}
-    updated = 0
-    for index, (event, payload) in enumerate(zip(events, payloads, strict=True)):
-        known = stored.get(event.identity)
-        if known is None:
-            fresh.append(index)
-        elif changed.get(known[0], known[1]) != payload:
-            changed[known[0]] = payload
-            updated += 1
-    return fresh, changed, updated

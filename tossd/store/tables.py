@@ -117,6 +117,10 @@ class PollStateRow(StoreTable, table=True):
     consecutive_failures: int = 0
     # The first *successful* poll: None means the stream has never been read (first sight).
     first_polled_at: int | None = Field(default=None, sa_type=BigInteger)
+    # Voicemail rows only: the newest call that may have left a voicemail not yet seen, and
+    # until when the box is checked for it (None: nothing awaited, the sweep alone visits).
+    due_call_at: int | None = Field(default=None, sa_type=BigInteger)
+    due_until: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class DeliveryRow(StoreTable, table=True):
