@@ -233,4 +233,4 @@ async def test_the_daemon_polls_on_time_and_delivers_while_a_target_hangs(
     assert max(r["duration_s"] for r in cycles) < 5.0
     for caller in CALLERS:  # each call announced exactly once
         shown = f"Missed call from +1 206-555-{caller[-4:]}"
-        assert sum(shown in p.payload["message"] for p in json_receiver.posts) == 1
+        assert sum(shown in p.payload["title"] for p in json_receiver.posts) == 1

@@ -27,6 +27,7 @@ from tossd.errors import (
     ApiTimeout,
     ApiUnavailable,
 )
+from tossd.text.masking import mask_password
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,8 @@ class Transport:
         on_request: RequestHook | None = None,
     ) -> None:
         self.url = options.url
+        # Errors name the server (a password in the URL masked, the query left off).
+        self._shown_url = mask_password(options.url).partition("?")[0]
         self._on_request = on_request
         self._key = key
         self.fmt: Format = options.format
@@ -123,21 +126,22 @@ class Transport:
         try:
             response = await pool.http.post(self.url, data=dict(form))
         except httpx.TimeoutException as exc:
-            raise ApiTimeout(f"{method}: no answer from {self.url} in time") from exc
+            raise ApiTimeout(f"{method}: no answer from {self._shown_url} in time") from exc
         except httpx.HTTPError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
-            raise ApiConnectError(f"{method}: {reason}") from exc
+            raise ApiConnectError(f"{method}: {self._shown_url}: {reason}") from exc
         finally:
             pool.in_flight -= 1
         if response.status_code >= 500:
             raise ApiServerError(
-                f"{method}: HTTP {response.status_code}", status_code=response.status_code
+                f"{method}: HTTP {response.status_code} from {self._shown_url}",
+                status_code=response.status_code,
             )
         if response.status_code == 429:
             raise ApiRateLimited(f"{method}: HTTP 429 from {self.url}")
         if response.status_code != 200:
             raise ApiHttpError(
-                f"{method}: HTTP {response.status_code} from {self.url}",
+                f"{method}: HTTP {response.status_code} from {self._shown_url}",
                 status_code=response.status_code,
             )
         return response.content

@@ -14,6 +14,7 @@ from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
 from tossd.notify.routing import Route
+from tossd.report.reporter import Reporter
 from tossd.store.store import Store
 from tossd.text.phone import use_places
 
@@ -40,3 +41,14 @@ def open_deliverer(
     # target that left the config are orphaned (and said so, once) rather than sent.
     reconcile(store.ledger(), routes, deliverer.owner, int(clock()))
     return deliverer
+
+
+def take_routes(store: Store, deliverer: Deliverer, routes: list[Route], *, now: int) -> None:
+    """The routes of a reloaded config: rows follow them as at start (`open_deliverer`)."""
+    deliverer.use_routes(routes)
+    reconcile(store.ledger(), routes, deliverer.owner, now)
+
+
+def open_reporter(api: Client, store: Store, config: Config, routes: list[Route]) -> Reporter:
+    """The daily reporter, to `[report] notify` and the routes taking "report"."""
+    return Reporter.of(api, store.stats(), config.report, routes, config.state_dir / "reports")

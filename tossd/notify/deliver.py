@@ -78,6 +78,10 @@ class Deliverer:
         """This sender's name in the ledger's claims."""
         return self._claims.owner
 
+    def use_routes(self, routes: Sequence[Route]) -> None:
+        """The routes after a reload (SIGHUP): what is planned and sent from now on."""
+        self._routes = {route.name: route for route in routes}
+
     def plan(self) -> int:
         """Ledger rows for every announced event not yet planned (one transaction)."""
         now = self._now()

@@ -137,7 +137,9 @@ class Ledger:
         self._update(ids, "record a folded call", owner=owner, state=DeliveryState.FOLDED)
 
     def mark_sent(self, ids: Sequence[int], now: int, *, owner: str | None = None) -> None:
+        # The successful send is an attempt too: `tossd outbox` shows 1 for a first-time send.
         values = {"state": SENT, "sent_at": now, "last_error": None}
+        values["attempts"] = col(DeliveryRow.attempts) + 1
         self._update(ids, "record a sent delivery", owner=owner, **values)
 
     def mark_failed(

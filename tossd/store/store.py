@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -274,13 +274,19 @@ class Store(Closable):
     # Reading
 
     def list_events(
-        self, *, kind: str | None = None, since: int | None = None, limit: int | None = None
+        self,
+        *,
+        kind: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        extensionids: Collection[int] | None = None,
     ) -> list[StoredEvent]:
         """Events oldest first (by occurred_at, then id); `limit` keeps the newest ones.
 
-        `kind` is matched exactly; `since` keeps events that occurred at or after it.
+        `kind` is matched exactly; `since` keeps events that occurred at or after it;
+        `extensionids`, when given, keeps those numbers' events.
         """
-        query = queries.newest_events(kind, since, limit)
+        query = queries.newest_events(kind, since, limit, extensionids)
         with self._transaction("list events") as session:
             found = [rows.stored_event(row) for row in session.exec(query)]
         found.reverse()

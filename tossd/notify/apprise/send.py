@@ -12,9 +12,9 @@ import apprise
 from apprise.attachment.file import AttachFile
 
 from tossd.domain import TargetKind
-from tossd.notify.apprise.kinds import load
+from tossd.notify.apprise.kinds import load, secret_parts
 from tossd.notify.message import Message, SendResult
-from tossd.text.masking import redact, url_secrets
+from tossd.text.masking import redact
 from tossd.text.untrusted import one_line
 
 
@@ -95,4 +95,4 @@ def _deliver(url: str, message: Message, timeout_s: float) -> SendResult:
         if result.status == apprise.AppriseResultStatus.TIMEOUT:
             lines.insert(0, f"no answer within {timeout_s:g} s")
         text = "; ".join(lines) or f"Apprise reported {result.status.name} without a reason"
-        return SendResult(ok=False, error=one_line(redact(text, url_secrets(url)), max_len=300))
+        return SendResult(ok=False, error=one_line(redact(text, secret_parts(url)), max_len=300))
