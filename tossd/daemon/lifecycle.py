@@ -21,19 +21,19 @@ from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tossd.config.model import Config
+from tossd.daemon import resources
 from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
 from tossd.daemon.reload import reread, taken_up
-from tossd.daemon.resources import open_client, open_deliverer, open_reporter, take_routes
 from tossd.daemon.routes import ready_routes
 from tossd.daemon.signals import on_hangup, stop_on_signals
 from tossd.domain import Stream, StreamReport
 from tossd.errors import ApiKeyRejected, TossdError
 from tossd.notify.routing import unmatched_routes
+from tossd.notify.tasks import settle
 from tossd.poll.plan import RECHECK_S
-from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport
 
 log = structlog.get_logger(__name__)
@@ -72,18 +72,14 @@ class Daemon:
         async with AsyncExitStack() as stack:
             store = stack.enter_context(open_store(self._config, long_running=True))
             api = await stack.enter_async_context(
-                open_client(self._config, on_request=self._ops.metrics.record_api_call)
+                resources.open_client(self._config, on_request=self._ops.metrics.record_api_call)
             )
             self._store, self._api = store, api
-            self._poller = Poller(
-                api,
-                store,
-                self._config.poll,
-                clock=self._clock,
-                budget_per_s=self._config.api.max_requests_per_s,
+            self._poller = resources.open_poller(self._config, api, store, clock=self._clock)
+            self._deliverer = resources.open_deliverer(
+                self._config, store, routes, clock=self._clock
             )
-            self._deliverer = open_deliverer(self._config, store, routes, clock=self._clock)
-            self._reporter = open_reporter(api, store, self._config, routes)
+            self._reporter = resources.open_reporter(api, store, self._config, routes)
             await self._ops.open(stack, store, self._deliverer)
             scheduler = self._jobs = self._scheduler()
             scheduler.start()
@@ -150,8 +146,8 @@ class Daemon:
         if reloaded is None:
             return
         self._config, self._routes = reloaded.config, reloaded.routes
-        take_routes(self._store, self._deliverer, self._routes, now=int(self._clock()))
-        self._reporter = open_reporter(self._api, self._store, self._config, self._routes)
+        resources.take_routes(self._store, self._deliverer, self._routes, now=int(self._clock()))
+        self._reporter = resources.open_reporter(self._api, self._store, self._config, self._routes)
         self._schedule_polls(self._jobs, datetime.now(UTC))
         interval = self._config.delivery.interval_s
         self._jobs.reschedule_job("deliver", trigger="interval", seconds=interval)
@@ -278,21 +274,11 @@ class Daemon:
     async def _drain(self) -> None:
         """Let running jobs and sends finish (each store write is one transaction), then
         cancel: a cancelled send stays owed and is sent again after the restart."""
-        jobs = asyncio.create_task(self._finish_jobs())
+        jobs = asyncio.create_task(settle(self._running, STOP_GRACE_S))
         sends = await self._deliverer.settle(STOP_GRACE_S)
         cancelled = await jobs
         if cancelled or sends:
             log.warning("daemon.jobs_cancelled", count=cancelled, sends=sends)
-
-    async def _finish_jobs(self) -> int:
-        if not self._running:
-            return 0
-        _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_S)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
-        return len(pending)
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

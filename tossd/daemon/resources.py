@@ -14,6 +14,7 @@ from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
 from tossd.notify.routing import Route
+from tossd.poll.poller import Poller
 from tossd.report.reporter import Reporter
 from tossd.store.store import Store
 from tossd.text.phone import use_places
@@ -21,6 +22,12 @@ from tossd.text.phone import use_places
 
 def open_client(config: Config, *, on_request: RequestHook | None = None) -> Client:
     return Client.connect(config.api, config.api.require_key(), on_request=on_request)
+
+
+def open_poller(config: Config, api: Client, store: Store, *, clock: Clock = time.time) -> Poller:
+    """The poller, pacing its per-number turns at the client's request budget."""
+    budget = config.api.max_requests_per_s
+    return Poller(api, store, config.poll, clock=clock, budget_per_s=budget)
 
 
 def use_place_index(config: Config, env: Mapping[str, str] | None = None) -> bool:

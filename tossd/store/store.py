@@ -8,14 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from tossd.domain import (
-    ACCOUNT,
-    KnownExtension,
-    ListedExtension,
-    NewEvent,
-    StoredEvent,
-    Stream,
-)
+from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
 from tossd.store.engine import create_engine, is_sqlite, sqlite_path
