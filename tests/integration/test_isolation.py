@@ -102,7 +102,7 @@ def config_for(tmp_path: Path, mail_port: int, receiver: JsonReceiver) -> Config
     return Config.model_validate(data, context={"env": {}})
 
 
-def seed_missed_calls(store: Store, now: int) -> None:
+def seed_missed_calls(store: Store, now: int, callers: list[str] = CALLERS) -> None:
     events = [
         NewEvent(
             EventKind.MISSED_CALL,
@@ -112,7 +112,7 @@ def seed_missed_calls(store: Store, now: int) -> None:
             True,
             {"callernum": caller, "callername": "", "seconds": 0, "startdate": now + n},
         )
-        for n, caller in enumerate(CALLERS)
+        for n, caller in enumerate(callers)
     ]
     store.record_batch(EXTENSION, Stream.CALLS, events, now, now)
 
@@ -190,6 +190,34 @@ async def test_a_hung_target_slows_no_other_and_gets_everything_once_it_answers(
         assert sum(local in body for body in mailbox.bodies) == 1, caller
     assert [r["event"] for r in logs].count("delivery.target_up") == 1
     assert len(json_receiver.posts) == len(CALLERS)
+
+
+async def test_a_backlog_behind_an_open_breaker_hides_no_new_row_of_another_target(
+    blackhole: Blackhole, json_receiver: JsonReceiver, tmp_path: Path, now: int
+) -> None:
+    """More rows owed to the hung target than one dispatch reads: they wait behind its
+    breaker, and a later call's row for the healthy target is still read and sent."""
+    port = await blackhole.start()
+    config = config_for(tmp_path, port, json_receiver)
+    backlog = [f"+1206555{n:04d}" for n in range(250)]  # more than Ledger.due's 200
+    with (
+        Store.open(config.store_url, audio_dir=tmp_path / "state" / "audio") as store,
+        capture_logs() as logs,
+    ):
+        seed_missed_calls(store, now, backlog)
+        deliverer = open_deliverer(config, store, ready_routes(config))
+
+        async def ticked(count: int) -> bool:
+            deliverer.dispatch()  # what the daemon's delivery job does every interval
+            opened = any(r["event"] == "delivery.target_down" for r in logs)
+            return opened and len(json_receiver.posts) >= count
+
+        await wait_until(lambda: ticked(len(backlog)), timeout=60, interval=0.2, what="backlog")
+        seed_missed_calls(store, now + 600, ["+12065559999"])
+        await wait_until(lambda: ticked(len(backlog) + 1), timeout=10, what="the new call")
+        await deliverer.settle(5)
+    assert "206-555-9999" in json_receiver.bodies[-1]
+    assert all(row.state is not DeliveryState.SENT for row in mail_rows(store))
 
 
 async def test_the_daemon_polls_on_time_and_delivers_while_a_target_hangs(
