@@ -14,15 +14,13 @@ import email
 import email.policy
 import threading
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from structlog.testing import capture_logs
-from support.receivers import JsonReceiver
+from support.receivers import Blackhole, JsonReceiver
 from support.sandbox import first_active
 from support.wait import wait_until
 
@@ -39,33 +37,6 @@ CALLERS = [f"+1206555{n:04d}" for n in range(101, 107)]
 EXTENSION = 10001
 
 
-class Blackhole:
-    """Accepts connections and holds them open without a byte: the worst peer there is."""
-
-    def __init__(self) -> None:
-        self.accepted = 0
-        self._held: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self._held.append(writer)
-
-    async def stop(self) -> None:
-        """Close the listener and every held connection (again: a no-op)."""
-        if self._server is None:
-            return
-        server, self._server = self._server, None
-        server.close()
-        for writer in self._held:
-            writer.close()
-        await server.wait_closed()
-
-
 class Mailbox:
     def __init__(self) -> None:
         self.subjects: list[str] = []
@@ -78,13 +49,6 @@ class Mailbox:
         self.subjects.append(str(message["subject"]))
         self.bodies.append(str(message))
         return "250 OK"
-
-
-@pytest.fixture
-async def blackhole() -> AsyncIterator[Blackhole]:
-    hole = Blackhole()
-    yield hole
-    await hole.stop()
 
 
 def config_for(tmp_path: Path, mail_port: int, receiver: JsonReceiver) -> Config:
