@@ -60,7 +60,7 @@ def caller(n: int) -> str:
 
 
 def shown(n: int) -> str:
-    return f"206-555-{n:04d}"
+    return f"from +1 206-555-{n:04d}"
 
 
 @pytest.mark.slow
