@@ -113,7 +113,7 @@ class Deliverer:
         now = self._now()
         due = [
             row
-            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
+            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, skip=self._held(now))
             if (row.next_attempt_at <= now or not self._plausible(row, now))
             and (only is None or row.id in only)
             and not self._sends.holds(row.id)
@@ -161,6 +161,16 @@ class Deliverer:
         """Wait up to `timeout` for the sends in flight, then cancel the rest (they stay
         owed and are sent again); returns how many were cancelled."""
         return await self._sends.settle(timeout)
+
+    def _held(self, now: int) -> set[tuple[str, str]]:
+        """(route, target) of every target whose lane takes no send now: their rows are not
+        read, so however many wait behind an open breaker, other targets' rows are seen."""
+        return {
+            (route.name, target.key)
+            for route in self._routes.values()
+            for target in route.targets
+            if (lane := self._lanes.get(target.fingerprint)) and not lane.admits(now)
+        }
 
     def _lane(self, url: str, label: str) -> Lane:
         if url not in self._lanes:
