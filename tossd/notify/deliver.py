@@ -114,7 +114,7 @@ class Deliverer:
         due = [
             row
             for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, skip=self._held(now))
-            if (row.next_attempt_at <= now or not self._plausible(row, now))
+            if self._retry.due_now(row.attempts, row.next_attempt_at, now, CLOCK_SLACK_S)
             and (only is None or row.id in only)
             and not self._sends.holds(row.id)
         ]
@@ -296,9 +296,3 @@ class Deliverer:
         elif opened is False:
             log.info("delivery.target_up", target=lane.label)
             self._finished.targets_up.append(lane.label)
-
-    def _plausible(self, row: Delivery, now: int) -> bool:
-        """Could this row really have been scheduled that far ahead? If not, the clock was
-        set back since (its retry time was read off a clock that was ahead): send now."""
-        step = self._retry.step(row.attempts)
-        return bool(row.next_attempt_at - now <= step + CLOCK_SLACK_S)
