@@ -19,15 +19,21 @@ import structlog
 from tossd.api.client import Client
 from tossd.config.model import PollConfig
 from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
-from tossd.errors import ApiKeyRejected, ApiMissingParameter, ApiUnsupported, TossdError
+from tossd.errors import (
+    ApiKeyRejected,
+    ApiMalformedReply,
+    ApiMissingParameter,
+    ApiUnsupported,
+    TossdError,
+)
 from tossd.poll import plan
 from tossd.poll.audio import AudioFetcher
 from tossd.poll.cycle import Outcome, add_outcomes, finish, say_reach
 from tossd.poll.fetch import fetch_account, fetch_number
 from tossd.poll.plan import Reach, StreamReach
 from tossd.poll.translate import listed_extension
-from tossd.poll.window import next_watermark, poll_window
-from tossd.store.records import ExtensionSync
+from tossd.poll.window import implausible, next_watermark, plausible, poll_window
+from tossd.store.records import BatchResult, ExtensionSync
 from tossd.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -159,10 +165,16 @@ class Poller:
         window = poll_window(state, now, self._config)
         reach = self._reach[stream]
         try:
-            events = await fetch_account(self._api, stream, window, self._store.all_extensions())
-            watermark = next_watermark(state.watermark if state else None, events)
-            due = plan.boxes_due(events, now) if stream is Stream.CALLS else []
+            known = self._store.all_extensions()
+            opened = {e.extensionid: e.startdate for e in known}
+            events = await fetch_account(self._api, stream, window, known)
+            watermark = next_watermark(
+                state.watermark if state else None, events, now=now, opened=opened
+            )
+            calls = [e for e in events if plausible(e, now, opened)]
+            due = plan.boxes_due(calls, now) if stream is Stream.CALLS else []
             result = self._store.record_batch(ACCOUNT, stream, events, watermark, now, due=due)
+            _say_implausible(stream, result, now, opened)
         except ApiMissingParameter as exc:
             reach.become(Reach.PER_NUMBER, now)
             report.reach_error = exc.message
@@ -217,8 +229,12 @@ class Poller:
                 state = self._store.poll_state(ACCOUNT, stream)
             window = poll_window(state, now, self._config, opened=ext.startdate)
             events = await fetch_number(self._api, stream, ext, window)
-            watermark = next_watermark(state.watermark if state else None, events)
+            opened = {ext.extensionid: ext.startdate}
+            watermark = next_watermark(
+                state.watermark if state else None, events, now=now, opened=opened
+            )
             result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
+            _say_implausible(stream, result, now, opened)
         except TossdError as exc:
             if not isinstance(exc, ApiUnsupported):
                 self._failed(stream, ext.extensionid, exc, now)
@@ -243,6 +259,8 @@ class Poller:
             error=exc.message,
             error_type=type(exc).__name__,
             consecutive_failures=failures,
+            # What a wrong reply looked like, bounded (the decoder cut it).
+            excerpt=exc.excerpt if isinstance(exc, ApiMalformedReply) else None,
         )
 
     def _warn_stretched(self, stream: Stream, numbers: int, per_cycle: int) -> None:
@@ -257,4 +275,18 @@ class Poller:
             per_cycle=per_cycle,
             round_s=plan.stretched_s(numbers, per_cycle, self._config.interval_for(stream)),
             advice="raise [api] max_requests_per_s if the provider allows it",
+        )
+
+
+def _say_implausible(stream: Stream, result: BatchResult, now: int, opened: dict[int, int]) -> None:
+    """One line per stored record whose time moved no watermark, when it is first stored
+    (a record dated tomorrow is fetched again at every poll until then: said once)."""
+    for event in implausible(result.new, now, opened):
+        log.warning(
+            "poll.implausible_time",
+            stream=stream.value,
+            extensionid=event.extensionid,
+            identity=event.identity,
+            occurred_at=event.occurred_at,
+            now=now,
         )
