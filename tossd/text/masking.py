@@ -74,6 +74,31 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+def mask_api_url(url: str) -> str:
+    """The API's URL safe to show: user info and query values masked, host and path kept
+    (`http://****@host/apihttp.php?token=****`), so a wrong URL is still recognisable."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = "&".join(
+        f"{key}={MASK}" if sep else key
+        for key, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query, fragment=""))
+
+
+def api_url_secrets(url: str) -> tuple[str, ...]:
+    """What `mask_api_url` hides, raw and percent-decoded, longest first (for redaction)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    found = {userinfo, *userinfo.split(":"), parts.fragment}
+    found.update(pair.partition("=")[2] for pair in parts.query.split("&"))
+    found |= {unquote(part) for part in found}
+    # Under four characters a part is too common a string to replace everywhere.
+    return tuple(sorted((p for p in found if len(p) >= 4), key=len, reverse=True))
+
+
 def mask_password(url: str) -> str:
     """`postgresql://user:secret@host/db` -> `postgresql://user:********@host/db`."""
     parts = urlsplit(url)
