@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from tossd.domain import DrainReport, StreamReport
+from tossd.text.sanitize import provider_text
 from tossd.text.untrusted import one_line
 
 #: Consecutive refused polls of a stream before its refusal counts towards a rejected key.
@@ -59,7 +60,9 @@ class Alerter:
             Alert(
                 "tossd: the Tossable Digits API key was rejected",
                 "Nothing can be polled until the key is fixed.\n"
-                f"The API said: {one_line(error, 200)}\n"
+                # The provider's words go to every target at once: the strictest cleaning
+                # (one_line alone would drop the joiner that keeps `@everyone` inert).
+                f"The API said: {provider_text(error, 200)}\n"
                 "Check api.key (a sandbox key works only on the sandbox server).",
             )
         ]

@@ -42,6 +42,8 @@ class Faults:
     seed: int = 0
     #: Requests naming one of these extension ids get `status:false` (one broken number).
     broken_extensions: set[int] = field(default_factory=set)
+    #: What an injected `status:false` says (a hostile provider's words, in tests).
+    error_message: str = INJECTED_ERROR_MESSAGE
     #: Hostile replies: dripped and endless bodies, and tampered records.
     hostile: Hostility = field(default_factory=Hostility)
     _forced: deque[tuple[FaultKind, str | None]] = field(default_factory=deque)
@@ -158,7 +160,7 @@ class Sandbox:
         if params["apikey"] != self._api_key:
             return [BAD_KEY_MESSAGE], False, None
         if fault == "status_false" or self._is_broken(params):
-            return [INJECTED_ERROR_MESSAGE], False, None
+            return [self.faults.error_message], False, None
         now = int(self._clock())
         created = self.world.advance(now)
         if created:
