@@ -388,8 +388,9 @@ async def test_targets_without_attachments_say_so(
 
     with store_of() as store:
         await Poller(make_client(), store, config.poll).poll_all()
-        deliverer = open_deliverer(config, store, ready_routes(config))
-        deliverer._send = capture  # Slack is not on loopback: capture what would be sent
+        # Slack is not on loopback: the deliverer's `send` seam captures what would be sent.
+        routes = ready_routes(config)
+        deliverer = Deliverer(store, store.ledger(), routes, config.delivery, send=capture)
         assert (await deliverer.drain()).sent == 1
     assert sent[0].attachments == ()
     assert "Recording not attached: slack targets do not carry files." in sent[0].body

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from tossd.domain import DrainReport, StreamReport
+from tossd.domain import DrainReport, Stream, StreamReport
 from tossd.text.sanitize import provider_text
 from tossd.text.untrusted import one_line
 
@@ -31,11 +31,11 @@ class Alert:
 @dataclass
 class Alerter:
     after_failures: int
-    _streaks: dict[str, int] = field(default_factory=dict)
-    _alerted_streams: set[str] = field(default_factory=set)
+    _streaks: dict[Stream, int] = field(default_factory=dict)
+    _alerted_streams: set[Stream] = field(default_factory=set)
     _key_alerted: bool = False
     #: Per stream: consecutive polls refused for the key (0: its last poll reached a number).
-    _key_refusals: dict[str, int] = field(default_factory=dict)
+    _key_refusals: dict[Stream, int] = field(default_factory=dict)
     _dead_alerted: bool = False
     _unmatched: frozenset[str] = frozenset()
 
@@ -68,11 +68,11 @@ class Alerter:
         ]
 
     def after_poll(self, report: StreamReport) -> list[Alert]:
-        stream = report.stream.value
+        stream = report.stream
         if report.key_rejected:
             self._key_refusals[stream] = self._key_refusals.get(stream, 0) + 1
             if self._key_alerted or self._key_confirmed():
-                return self.key_rejected("the key was refused while polling " + stream)
+                return self.key_rejected(f"the key was refused while polling {stream}")
             # Not (yet) believed: this stream is failing, counted like any failure.
             return self._streak(report, [])
         alerts = []
@@ -87,7 +87,7 @@ class Alerter:
         return bool(counts) and all(count >= KEY_CONFIRMATIONS for count in counts)
 
     def _streak(self, report: StreamReport, alerts: list[Alert]) -> list[Alert]:
-        stream = report.stream.value
+        stream = report.stream
         if report.failed == 0:
             self._streaks[stream] = 0
             if stream in self._alerted_streams:

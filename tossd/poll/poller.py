@@ -16,24 +16,19 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from tossd.api.budget import RequestBudget
 from tossd.api.client import Client
 from tossd.config.model import PollConfig
 from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
-from tossd.errors import (
-    ApiKeyRejected,
-    ApiMalformedReply,
-    ApiMissingParameter,
-    ApiUnsupported,
-    TossdError,
-)
+from tossd.errors import ApiKeyRejected, ApiMissingParameter, ApiUnsupported, TossdError
 from tossd.poll import plan
 from tossd.poll.audio import AudioFetcher
-from tossd.poll.cycle import Outcome, add_outcomes, finish, say_reach
+from tossd.poll.cycle import Outcome, add_outcomes, finish, say_implausible, say_reach
 from tossd.poll.fetch import fetch_account, fetch_number
 from tossd.poll.plan import Reach, StreamReach
 from tossd.poll.translate import listed_extension
-from tossd.poll.window import implausible, next_watermark, plausible, poll_window
-from tossd.store.records import BatchResult, ExtensionSync
+from tossd.poll.window import next_watermark, plausible, poll_window
+from tossd.store.records import ExtensionSync
 from tossd.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -62,6 +57,12 @@ class Poller:
         self._clock = clock
         self._budget_per_s = budget_per_s
         self._reach = {Stream.CALLS: StreamReach(), Stream.SMS: StreamReach()}
+        # Per-number turns and the sweep are paced at their share of the budget, so the
+        # account-wide queries and the boxes a call made due never queue behind a round.
+        self._pace = {
+            share: RequestBudget(budget_per_s * share) if budget_per_s else None
+            for share in (plan.PER_NUMBER_SHARE, plan.SWEEP_SHARE)
+        }
         self._stretched: set[Stream] = set()
         self._voicemail_lock = asyncio.Lock()
         self._audio = AudioFetcher(api, store, config.audio_attempts, clock)
@@ -117,9 +118,9 @@ class Poller:
             extensions = {e.extensionid: e for e in self._store.active_extensions()}
             schedule = self._store.schedule()
             due = [i for i in schedule.due_boxes() if i in extensions]
-            picks = [extensions[i] for i in due]
+            swept: list[int] = []
             if sweep and Stream.CALLS not in self._config.streams:
-                picks = list(extensions.values())
+                swept = [i for i in extensions if i not in due]
             elif sweep:
                 count = plan.sweep_size(
                     len(extensions),
@@ -128,12 +129,18 @@ class Poller:
                     self._turns(plan.SWEEP_SHARE),
                 )
                 swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
-                picks += [extensions[i] for i in swept if i in extensions]
                 report.round_s = plan.stretched_s(
                     len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
                 )
-            report.extensions = len(picks)
-            add_outcomes(report, await self._gather(Stream.VOICEMAIL, picks))
+            due_boxes = [extensions[i] for i in due]
+            swept_boxes = [extensions[i] for i in swept if i in extensions]
+            report.extensions = len(due_boxes) + len(swept_boxes)
+            outcomes = await asyncio.gather(
+                # A box a call made due goes at once; the sweep at its share of the budget.
+                self._gather(Stream.VOICEMAIL, due_boxes),
+                self._gather(Stream.VOICEMAIL, swept_boxes, self._pace[plan.SWEEP_SHARE]),
+            )
+            add_outcomes(report, [o for part in outcomes for o in part])
             if sweep and not report.failed:
                 # The stream as a whole is on time (health): boxes not visited are not late.
                 self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
@@ -174,7 +181,7 @@ class Poller:
             calls = [e for e in events if plausible(e, now, opened)]
             due = plan.boxes_due(calls, now) if stream is Stream.CALLS else []
             result = self._store.record_batch(ACCOUNT, stream, events, watermark, now, due=due)
-            _say_implausible(stream, result, now, opened)
+            say_implausible(stream, result, now, opened)
         except ApiMissingParameter as exc:
             reach.become(Reach.PER_NUMBER, now)
             report.reach_error = exc.message
@@ -210,17 +217,27 @@ class Poller:
             turn = self._store.schedule().least_recent(stream, limit)
             picks = [by_id[i] for i in turn if i in by_id]
             self._warn_stretched(stream, len(extensions), limit)
-        outcomes = await self._gather(stream, picks)
+        outcomes = await self._gather(stream, picks, self._pace[plan.PER_NUMBER_SHARE])
         if any(isinstance(error, ApiUnsupported) for _, error in outcomes):
             self._reach[stream].become(Reach.OFF, self._now())
             report.reach_error = next(e.message for _, e in outcomes if e is not None)
             return
         add_outcomes(report, outcomes)
 
-    async def _gather(self, stream: Stream, extensions: Sequence[KnownExtension]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._poll_one(stream, ext) for ext in extensions)))
+    async def _gather(
+        self,
+        stream: Stream,
+        extensions: Sequence[KnownExtension],
+        pace: RequestBudget | None = None,
+    ) -> list[Outcome]:
+        polls = (self._poll_one(stream, ext, pace) for ext in extensions)
+        return list(await asyncio.gather(*polls))
 
-    async def _poll_one(self, stream: Stream, ext: KnownExtension) -> Outcome:
+    async def _poll_one(
+        self, stream: Stream, ext: KnownExtension, pace: RequestBudget | None = None
+    ) -> Outcome:
+        if pace is not None:
+            await pace.acquire()
         now = self._now()
         try:
             state = self._store.poll_state(ext.extensionid, stream)
@@ -234,7 +251,7 @@ class Poller:
                 state.watermark if state else None, events, now=now, opened=opened
             )
             result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
-            _say_implausible(stream, result, now, opened)
+            say_implausible(stream, result, now, opened)
         except TossdError as exc:
             if not isinstance(exc, ApiUnsupported):
                 self._failed(stream, ext.extensionid, exc, now)
@@ -259,8 +276,7 @@ class Poller:
             error=exc.message,
             error_type=type(exc).__name__,
             consecutive_failures=failures,
-            # What a wrong reply looked like, bounded (the decoder cut it).
-            excerpt=exc.excerpt if isinstance(exc, ApiMalformedReply) else None,
+            excerpt=getattr(exc, "excerpt", None),  # a wrong reply's look, bounded
         )
 
     def _warn_stretched(self, stream: Stream, numbers: int, per_cycle: int) -> None:
@@ -275,18 +291,4 @@ class Poller:
             per_cycle=per_cycle,
             round_s=plan.stretched_s(numbers, per_cycle, self._config.interval_for(stream)),
             advice="raise [api] max_requests_per_s if the provider allows it",
-        )
-
-
-def _say_implausible(stream: Stream, result: BatchResult, now: int, opened: dict[int, int]) -> None:
-    """One line per stored record whose time moved no watermark, when it is first stored
-    (a record dated tomorrow is fetched again at every poll until then: said once)."""
-    for event in implausible(result.new, now, opened):
-        log.warning(
-            "poll.implausible_time",
-            stream=stream.value,
-            extensionid=event.extensionid,
-            identity=event.identity,
-            occurred_at=event.occurred_at,
-            now=now,
         )
