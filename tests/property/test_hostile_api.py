@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
+from support.cli import RunTossd
 from support.clock import ManualClock
+from support.receivers import JsonReceiver, serve_json
 from support.sandbox import API_KEY, first_active, make_world, serve_sandbox
 from support.store import open_store
 from support.wait import wait_until
@@ -137,6 +139,33 @@ async def test_a_year_10000_record_is_skipped_and_the_rest_stored(
     assert [e["skipped"] for e in logs if e["event"] == "api.records_skipped"] == [1]
     # What `tossd events` prints: every stored date is one a time zone can show.
     assert "+15550001" in render_table(store.list_events(), {})
+
+
+async def test_a_year_10000_record_never_crashes_poll_delivery_or_events(
+    hostile: RunningSandbox,
+    write_config: Callable[..., Path],
+    run_tossd: RunTossd,
+    now: int,
+) -> None:
+    world = world_of(hostile)
+    ext = first_active(world, now)
+    world.add_call(extensionid=ext, startdate=now - 60, callernum="+15550001")
+    bogus = {"startdate": YEAR_10000, "extensionid": ext, "callernum": "+15559999"}
+    tamper(hostile, "callRecords", extra(bogus))
+    async with serve_json(JsonReceiver()) as receiver:
+        route = {"name": "all", "events": ["call"], "notify": [receiver.url()]}
+        # The route also gets missed calls (a `call` route hears them, once).
+        config = str(write_config(hostile.url, routes=[route]))
+        # Twice: before, each run failed in delivery (`year 10000`) and sent again.
+        for _ in range(2):
+            code, _out, err = await run_tossd("poll", "--once", "-c", config)
+            assert code == 0, err
+        assert len(receiver.posts) == 1
+        assert "+15559999" not in str(receiver.posts[0].payload)
+    code, out, err = await run_tossd("events", "-c", config)
+    assert code == 0, err
+    listed = out.splitlines()[1:]
+    assert len(listed) == 1 and "+15550001" in listed[0]
 
 
 # -- integers ----------------------------------------------------------------------------
