@@ -95,6 +95,10 @@ ExtensionDate = Annotated[
     AfterValidator(_within(0, MAX_INT)),
     AfterValidator(_clamped_date),
 ]
+#: Seconds or minutes a call or recording lasted: never negative, and within a 32-bit INT.
+Duration = Annotated[
+    int, BeforeValidator(_int_or_zero), AfterValidator(_within(0, MAX_EXTENSIONID))
+]
 ExtensionId = Annotated[
     int, BeforeValidator(_int_or_zero), AfterValidator(_within(0, MAX_EXTENSIONID))
 ]
@@ -124,14 +128,14 @@ class Extension(ApiObject):
 
 class CallRecord(ApiObject):
     startdate: Timestamp
-    duration: Int = 0
+    duration: Duration = 0
     extensionid: ExtensionId = 0
     callednum: Text = ""
     forwardnum: Text = ""
     callernum: Text = ""
     callername: Text = ""
     status: Text = ""
-    seconds: Int = 0
+    seconds: Duration = 0
 
 
 class CallSummary(ApiObject):
@@ -150,7 +154,7 @@ class Voicemail(ApiObject):
     callerid: Text = ""
     callback: Text = ""
     timestamp: Timestamp = 0
-    length: Int = 0
+    length: Duration = 0
     clipid: Text = ""
 
 
