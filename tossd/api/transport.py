@@ -58,7 +58,7 @@ class Transport:
     ) -> None:
         self.url = options.url
         #: The URL as messages show it: any user info or token in it masked.
-        self.shown_url = mask_api_url(options.url)
+        self.shown_url = mask_api_url(options.url, query=False)
         self._secrets = tuple(s for s in (key, *api_url_secrets(options.url)) if s)
         self._timeout_s = options.timeout_s
         self._max_reply_bytes = max_reply_bytes
@@ -143,11 +143,13 @@ class Transport:
             ) from exc
         except httpx.HTTPError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
-            raise ApiConnectError(f"{method}: {reason}") from exc
+            raise ApiConnectError(f"{method}: {self.shown_url}: {reason}") from exc
         finally:
             pool.in_flight -= 1
         if status >= 500:
-            raise ApiServerError(f"{method}: HTTP {status}", status_code=status)
+            raise ApiServerError(
+                f"{method}: HTTP {status} from {self.shown_url}", status_code=status
+            )
         if status == 429:
             raise ApiRateLimited(f"{method}: HTTP 429 from {self.shown_url}")
         if status != 200:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from tossd.cli.parser import build_parser
-from tossd.errors import ApiError, ApiKeyRejected, ConfigError, TossdError
+from tossd.errors import ApiError, ApiKeyRejected, ConfigError, ListenError, TossdError
 
 #: sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops on it.
 EXIT_CONFIG = 78
@@ -40,6 +40,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_AUTH
     except ApiError as exc:
         print(f"tossd: the Tossable Digits API failed: {exc.message}", file=sys.stderr)
+        return EXIT_API
+    except ListenError as exc:
+        # A port in use is a runtime failure: systemd restarts the service (not so on 78).
+        print(f"tossd: {exc.message}", file=sys.stderr)
         return EXIT_API
     except TossdError as exc:
         print(f"tossd: {exc.message}", file=sys.stderr)

@@ -11,7 +11,12 @@ import structlog
 
 from tossd.config.model import Config
 from tossd.daemon.alerts import Alert, Alerter
-from tossd.daemon.health import HealthCheck, record_start, stream_intervals
+from tossd.daemon.health import (
+    HealthCheck,
+    record_key_rejected,
+    record_start,
+    stream_intervals,
+)
 from tossd.daemon.heartbeat import Heartbeat
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
@@ -43,6 +48,7 @@ class Operations:
         self._latest: dict[str, StreamReport] = {}
         self._heartbeat = Heartbeat()
         self.deliverer: Deliverer | None = None
+        self._key_rejected: str | None = None
 
     @property
     def watchdog_interval(self) -> float | None:
@@ -53,6 +59,8 @@ class Operations:
         self.deliverer = deliverer
         started = self._clock()
         record_start(self._config.state_dir, started)
+        # A refusal noted by an earlier run is not this run's: its first poll says again.
+        record_key_rejected(self._config.state_dir, None)
         self.metrics.watch_store(store.facts(), self._config.poll.streams, clock=self._clock)
         if self._notifier is not None:
             stack.callback(self._notifier.close)
@@ -61,9 +69,9 @@ class Operations:
             # aiohttp is loaded only when the endpoints are on (about 8 MiB otherwise spared).
             from tossd.daemon.http import serve_health
 
-            check = HealthCheck(
-                store.facts(), stream_intervals(self._config.poll), started, self._clock
-            )
+            intervals = stream_intervals(self._config.poll)
+            state_dir = self._config.state_dir
+            check = HealthCheck(store.facts(), intervals, started, self._clock, state_dir)
             server = await stack.enter_async_context(
                 serve_health(listen, check.report, self.metrics)
             )
@@ -87,6 +95,10 @@ class Operations:
         self._heartbeat.after_poll(report)
         if self._notifier is not None:
             self._notifier.status(status_line(self._latest.values()))
+        if report.key_rejected:
+            self._note_key(f"the key was refused while polling {report.stream.value}")
+        elif report.failed < report.extensions:
+            self._note_key(None)
         self._raise(self._alerter.after_poll(report))
 
     def after_drain(self, report: DrainReport) -> None:
@@ -100,12 +112,21 @@ class Operations:
     def after_sync(self, unmatched: list[str]) -> None:
         """After each extension sync: one warning per sync, one alert per route, for routes
         that can never fire."""
+        self._note_key(None)
         for name in unmatched:
             log.warning("route.matches_no_number", route=name)
         self._raise(self._alerter.routes_unmatched(unmatched))
 
     def key_rejected(self, error: str) -> None:
+        self._note_key(error)
         self._raise(self._alerter.key_rejected(error))
+
+    def _note_key(self, error: str | None) -> None:
+        """For `tossd health` and /healthz: unhealthy from the first refusal to the next
+        success (written when that changes, not at every poll)."""
+        if (error is None) != (self._key_rejected is None):
+            record_key_rejected(self._config.state_dir, error)
+        self._key_rejected = error
 
     def _raise(self, alerts: list[Alert]) -> None:
         for alert in alerts:

@@ -78,6 +78,10 @@ class Deliverer:
         """This sender's name in the ledger's claims."""
         return self._claims.owner
 
+    def use_routes(self, routes: Sequence[Route]) -> None:
+        """The routes after a reload (SIGHUP): what is planned and sent from now on."""
+        self._routes = {route.name: route for route in routes}
+
     def plan(self) -> int:
         """Ledger rows for every announced event not yet planned (one transaction)."""
         now = self._now()
@@ -109,8 +113,8 @@ class Deliverer:
         now = self._now()
         due = [
             row
-            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
-            if (row.next_attempt_at <= now or not self._plausible(row, now))
+            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, skip=self._held(now))
+            if self._retry.due_now(row.attempts, row.next_attempt_at, now, CLOCK_SLACK_S)
             and (only is None or row.id in only)
             and not self._sends.holds(row.id)
         ]
@@ -157,6 +161,16 @@ class Deliverer:
         """Wait up to `timeout` for the sends in flight, then cancel the rest (they stay
         owed and are sent again); returns how many were cancelled."""
         return await self._sends.settle(timeout)
+
+    def _held(self, now: int) -> set[tuple[str, str]]:
+        """(route, target) of every target whose lane takes no send now: their rows are not
+        read, so however many wait behind an open breaker, other targets' rows are seen."""
+        return {
+            (route.name, target.key)
+            for route in self._routes.values()
+            for target in route.targets
+            if (lane := self._lanes.get(target.fingerprint)) and not lane.admits(now)
+        }
 
     def _lane(self, url: str, label: str) -> Lane:
         if url not in self._lanes:
@@ -282,9 +296,3 @@ class Deliverer:
         elif opened is False:
             log.info("delivery.target_up", target=lane.label)
             self._finished.targets_up.append(lane.label)
-
-    def _plausible(self, row: Delivery, now: int) -> bool:
-        """Could this row really have been scheduled that far ahead? If not, the clock was
-        set back since (its retry time was read off a clock that was ahead): send now."""
-        step = self._retry.step(row.attempts)
-        return bool(row.next_attempt_at - now <= step + CLOCK_SLACK_S)

@@ -4,7 +4,7 @@ shutdown can wait for them, then cancel the rest (their rows go back to the ledg
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from tossd.store.records import Delivery
@@ -40,11 +40,17 @@ class SendTasks:
     async def settle(self, timeout: float) -> int:
         """Wait up to `timeout` for the sends in flight, then cancel the rest (they stay
         owed and are sent again); returns how many were cancelled."""
-        pending = set(self._tasks)
-        if pending:
-            _done, pending = await asyncio.wait(pending, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
-        return len(pending)
+        return await settle(self._tasks, timeout)
+
+
+async def settle(tasks: Collection[asyncio.Task[Any]], timeout: float) -> int:
+    """Wait up to `timeout` for `tasks`, then cancel the rest and give them a second to
+    unwind; returns how many were cancelled. The daemon's stop uses it for its jobs too."""
+    pending = set(tasks)
+    if pending:
+        _done, pending = await asyncio.wait(pending, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
+    return len(pending)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tossd.domain import EventKind, NewEvent
+from tossd.poll.window import FUTURE_SKEW_S
 from tossd.store.schedule import BoxDue
 
 #: How long after a call ended its box is still checked for the voicemail it may have left
@@ -41,6 +42,8 @@ def boxes_due(events: Iterable[NewEvent], now: int) -> list[BoxDue]:
         seconds = int(event.payload.get("seconds") or 0)
         if event.kind is EventKind.MISSED_CALL or seconds <= 0 or not event.announce:
             continue
+        if event.occurred_at > now + FUTURE_SKEW_S:
+            continue  # a call dated hours ahead would keep its box due until then
         ended = event.occurred_at + min(seconds, MAX_CALL_S)
         due.append(
             BoxDue(

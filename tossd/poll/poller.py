@@ -27,7 +27,7 @@ from tossd.poll.cycle import Outcome, add_outcomes, finish, say_implausible, say
 from tossd.poll.fetch import fetch_account, fetch_number
 from tossd.poll.plan import Reach, StreamReach
 from tossd.poll.translate import listed_extension
-from tossd.poll.window import next_watermark, plausible, poll_window
+from tossd.poll.window import next_watermark, poll_window
 from tossd.store.records import ExtensionSync
 from tossd.store.store import Store
 
@@ -64,7 +64,7 @@ class Poller:
             for share in (plan.PER_NUMBER_SHARE, plan.SWEEP_SHARE)
         }
         self._stretched: set[Stream] = set()
-        self._voicemail_lock = asyncio.Lock()
+        self._checking: set[int] = set()  # voicemail boxes being checked now
         self._audio = AudioFetcher(api, store, config.audio_attempts, clock)
 
     def _now(self) -> int:
@@ -111,40 +111,48 @@ class Poller:
 
     async def poll_voicemail(self, *, sweep: bool = True) -> StreamReport:
         """Check the boxes a new call made due; with `sweep`, also this cycle's share of the
-        sweep (or, when calls are not polled, every box: nothing else would drive them)."""
-        async with self._voicemail_lock:
-            started = time.perf_counter()
-            report = StreamReport(Stream.VOICEMAIL)
-            extensions = {e.extensionid: e for e in self._store.active_extensions()}
-            schedule = self._store.schedule()
-            due = [i for i in schedule.due_boxes() if i in extensions]
-            swept: list[int] = []
-            if sweep and Stream.CALLS not in self._config.streams:
-                swept = [i for i in extensions if i not in due]
-            elif sweep:
-                count = plan.sweep_size(
-                    len(extensions),
-                    self._config.interval_for(Stream.VOICEMAIL),
-                    self._config.voicemail_sweep_s,
-                    self._turns(plan.SWEEP_SHARE),
-                )
-                swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
-                report.round_s = plan.stretched_s(
-                    len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
-                )
-            due_boxes = [extensions[i] for i in due]
-            swept_boxes = [extensions[i] for i in swept if i in extensions]
-            report.extensions = len(due_boxes) + len(swept_boxes)
+        sweep (or, when calls are not polled, every box: nothing else would drive them).
+
+        A box already being checked (by a paced sweep still under way) is not asked twice;
+        nothing waits for a sweep to end, so a box a call made due is checked at once.
+        """
+        started = time.perf_counter()
+        report = StreamReport(Stream.VOICEMAIL)
+        extensions = {e.extensionid: e for e in self._store.active_extensions()}
+        schedule = self._store.schedule()
+        due = [i for i in schedule.due_boxes() if i in extensions]
+        swept: list[int] = []
+        if sweep and Stream.CALLS not in self._config.streams:
+            swept = [i for i in extensions if i not in due]
+        elif sweep:
+            count = plan.sweep_size(
+                len(extensions),
+                self._config.interval_for(Stream.VOICEMAIL),
+                self._config.voicemail_sweep_s,
+                self._turns(plan.SWEEP_SHARE),
+            )
+            swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
+            report.round_s = plan.stretched_s(
+                len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
+            )
+        due_boxes = [extensions[i] for i in due if i not in self._checking]
+        swept_boxes = [extensions[i] for i in swept if i in extensions and i not in self._checking]
+        report.extensions = len(due_boxes) + len(swept_boxes)
+        checking = {e.extensionid for e in (*due_boxes, *swept_boxes)}
+        self._checking |= checking
+        try:
             outcomes = await asyncio.gather(
                 # A box a call made due goes at once; the sweep at its share of the budget.
                 self._gather(Stream.VOICEMAIL, due_boxes),
                 self._gather(Stream.VOICEMAIL, swept_boxes, self._pace[plan.SWEEP_SHARE]),
             )
-            add_outcomes(report, [o for part in outcomes for o in part])
-            if sweep and not report.failed:
-                # The stream as a whole is on time (health): boxes not visited are not late.
-                self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
-            return finish(report, started)
+        finally:
+            self._checking -= checking
+        add_outcomes(report, [o for part in outcomes for o in part])
+        if sweep and not report.failed:
+            # The stream as a whole is on time (health): boxes not visited are not late.
+            self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
+        return finish(report, started)
 
     async def fetch_audio(self) -> int:
         """Download the MP3 of every announced voicemail that has none yet; returns how many."""
@@ -175,11 +183,9 @@ class Poller:
             known = self._store.all_extensions()
             opened = {e.extensionid: e.startdate for e in known}
             events = await fetch_account(self._api, stream, window, known)
-            watermark = next_watermark(
-                state.watermark if state else None, events, now=now, opened=opened
-            )
-            calls = [e for e in events if plausible(e, now, opened)]
-            due = plan.boxes_due(calls, now) if stream is Stream.CALLS else []
+            previous = state.watermark if state else None
+            watermark = next_watermark(previous, events, now=now, opened=opened)
+            due = plan.boxes_due(events, now) if stream is Stream.CALLS else []
             result = self._store.record_batch(ACCOUNT, stream, events, watermark, now, due=due)
             say_implausible(stream, result, now, opened)
         except ApiMissingParameter as exc:
@@ -247,9 +253,8 @@ class Poller:
             window = poll_window(state, now, self._config, opened=ext.startdate)
             events = await fetch_number(self._api, stream, ext, window)
             opened = {ext.extensionid: ext.startdate}
-            watermark = next_watermark(
-                state.watermark if state else None, events, now=now, opened=opened
-            )
+            previous = state.watermark if state else None
+            watermark = next_watermark(previous, events, now=now, opened=opened)
             result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
             say_implausible(stream, result, now, opened)
         except TossdError as exc:

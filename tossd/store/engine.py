@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event
@@ -14,6 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from tossd.errors import StoreError
+from tossd.store.sqlite_reader import sqlite_file
 
 # Execution option naming the statement our `begin` listener emits on SQLite.
 BEGIN_OPTION = "tossd_sqlite_begin"
@@ -85,12 +87,10 @@ def sqlite_path(url: str) -> Path | None:
     if not is_sqlite(url):
         return None
     try:
-        database = make_url(url).database
+        make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"invalid database URL {mask_url(url)}") from exc
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
+    return sqlite_file(url)
 
 
 def mask_url(url: str) -> str:
@@ -117,3 +117,20 @@ def store_errors(action: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+
+
+class EngineReader:
+    """Plain read-only SQL on an engine, for `StoreFacts` (`owned`: disposed of with it)."""
+
+    def __init__(self, engine: Engine, *, owned: bool) -> None:
+        self._engine = engine
+        self._owned = owned
+
+    def rows(self, action: str, sql: str) -> list[tuple[Any, ...]]:
+        where = self._engine.url.render_as_string(hide_password=True)
+        with store_errors(f"{action} in {where}"), self._engine.begin() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+    def close(self) -> None:
+        if self._owned:
+            self._engine.dispose()
