@@ -13,7 +13,7 @@ from tossd.domain import EventKind, ListedExtension, NewEvent, Notice, matches_k
 from tossd.poll.translate import (
     call_events,
     call_kind,
-    fold_duplicates,
+    fold_repeats,
     listed_extension,
     sms_events,
     voicemail_events,
@@ -301,7 +301,7 @@ def test_a_reply_repeating_an_id_stores_it_once() -> None:
     # (before, the store's unique identity failed the whole batch at every poll).
     vms = [Voicemail(vmid="9", timestamp=T), Voicemail(vmid="9", timestamp=T + 1)]
     texts = [Sms(smsid="a", timestamp=T), Sms(smsid="b"), Sms(smsid="a", timestamp=T + 2)]
-    folded = fold_duplicates(
+    folded = fold_repeats(
         [*voicemail_events(7, vms, announce_since=0), *sms_events(7, texts, announce_since=0)]
     )
     assert [(e.identity, e.occurred_at) for e in folded] == [

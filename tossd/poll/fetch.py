@@ -12,7 +12,7 @@ from tossd.poll.translate import (
     account_sms_events,
     call_events,
     digits,
-    fold_duplicates,
+    fold_repeats,
     sms_events,
     voicemail_events,
 )
@@ -28,9 +28,9 @@ def owners(extensions: Sequence[KnownExtension]) -> dict[str, int]:
 
 def folded(stream: Stream, events: list[NewEvent]) -> list[NewEvent]:
     """`events` with repeated identities folded, and one line when the reply repeated some."""
-    kept = fold_duplicates(events)
+    kept = fold_repeats(events)
     if len(kept) < len(events):
-        log.warning("poll.duplicates_folded", stream=stream.value, folded=len(events) - len(kept))
+        log.warning("poll.repeats_folded", stream=stream.value, folded=len(events) - len(kept))
     return kept
 
 

@@ -113,7 +113,7 @@ def account_sms_events(
     ]
 
 
-def fold_duplicates(events: Iterable[NewEvent]) -> list[NewEvent]:
+def fold_repeats(events: Iterable[NewEvent]) -> list[NewEvent]:
     """The first event of each identity: a reply that lists one
     voicemail (vmid) or text (smsid) twice must store it once, not fail the whole batch on
     the store's unique identity at every poll. Calls never repeat (occurrence indexes)."""
