@@ -79,23 +79,33 @@ def test_polling_streaks(after_failures: int, steps: list[Step], expected: list[
     assert titles_after_each(Alerter(after_failures=after_failures), steps) == expected
 
 
+#: A stream refused twice in a row: enough, when no other stream works, to believe the key.
+REFUSED = [rejected(), rejected()]
+
+
 @pytest.mark.parametrize(
     ("steps", "expected"),
     [
-        # A rejected key alerts once, however many polls it rejects.
-        ([rejected(), rejected(Stream.SMS), rejected()], [[KEY_REJECTED], [], []]),
+        # A rejected key alerts once (at its second refusal), however many polls it rejects.
+        (
+            [*REFUSED, rejected(Stream.SMS), rejected(Stream.SMS), rejected()],
+            [[], [KEY_REJECTED], [], [], []],
+        ),
         # The first poll that reaches a number afterwards says the key works again, once.
-        ([rejected(), ok(), ok()], [[KEY_REJECTED], [KEY_BACK], []]),
+        ([*REFUSED, ok(), ok()], [[], [KEY_REJECTED], [KEY_BACK], []]),
         # A poll where some numbers fail still proves the key works.
-        ([rejected(), failing(failed=1)], [[KEY_REJECTED], [KEY_BACK]]),
+        ([*REFUSED, failing(failed=1)], [[], [KEY_REJECTED], [KEY_BACK]]),
         # A poll where every number fails proves nothing: no recovery yet.
-        ([rejected(), failing(), ok()], [[KEY_REJECTED], [], [KEY_BACK]]),
+        ([*REFUSED, failing(), ok()], [[], [KEY_REJECTED], [], [KEY_BACK]]),
         # A poll of no numbers at all proves nothing either.
-        ([rejected(), ok(extensions=0), ok()], [[KEY_REJECTED], [], [KEY_BACK]]),
+        ([*REFUSED, ok(extensions=0), ok()], [[], [KEY_REJECTED], [], [KEY_BACK]]),
         # Rejected again after recovering: a new alert.
-        ([rejected(), ok(), rejected()], [[KEY_REJECTED], [KEY_BACK], [KEY_REJECTED]]),
-        # Rejections do not count as failing polls: no streak builds up behind them.
-        ([rejected(), rejected(), rejected(), failing()], [[KEY_REJECTED], [], [], []]),
+        (
+            [*REFUSED, ok(), *REFUSED],
+            [[], [KEY_REJECTED], [KEY_BACK], [], [KEY_REJECTED]],
+        ),
+        # Rejections do not count as failing polls once the key is believed rejected.
+        ([*REFUSED, rejected(), rejected(), failing()], [[], [KEY_REJECTED], [], [], []]),
         # A key that never failed has nothing to recover from.
         ([ok(), ok()], [[], []]),
     ],
@@ -104,14 +114,37 @@ def test_a_rejected_key(steps: list[Step], expected: list[list[str]]) -> None:
     assert titles_after_each(Alerter(after_failures=3), steps) == expected
 
 
-def test_a_recovering_key_and_stream_are_both_told() -> None:
-    # Failing calls reach the alert, then the key is refused, then everything works.
-    steps: list[Step] = [failing(), rejected(), ok()]
-    assert titles_after_each(Alerter(after_failures=1), steps) == [
-        [CALLS_FAILING],
-        [KEY_REJECTED],
-        [KEY_BACK, CALLS_BACK],
-    ]
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # The flapping: smsGet's error mentions "key" while calls work. Before, each
+        # pair of polls said "rejected" then "works again"; now neither is ever said.
+        (
+            [rejected(Stream.SMS), ok(), rejected(Stream.SMS), ok()] * 5,
+            [[]] * 20,
+        ),
+        # Even when the refused stream reports first, and then many times in a row.
+        ([rejected(Stream.SMS), ok(), *[rejected(Stream.SMS)] * 6], [[]] * 8),
+        # One refusal alone is not believed yet (one stream's odd wording, once).
+        ([rejected()], [[]]),
+        # Every stream refusing, twice each: that is the key.
+        (
+            [rejected(), rejected(Stream.SMS), rejected(), rejected(Stream.SMS)],
+            [[], [], [], [KEY_REJECTED]],
+        ),
+    ],
+)
+def test_a_stream_mentioning_the_key_never_flaps_the_key_alert(
+    steps: list[Step], expected: list[list[str]]
+) -> None:
+    assert titles_after_each(Alerter(after_failures=100), steps) == expected
+
+
+def test_a_stream_refused_for_the_key_while_others_work_is_a_failing_stream() -> None:
+    # Its failures count like any other: one "sms is failing" alert, once.
+    steps: list[Step] = [rejected(Stream.SMS), ok(), rejected(Stream.SMS), ok()] * 2
+    said = titles_after_each(Alerter(after_failures=3), steps)
+    assert [title for step in said for title in step] == [SMS_FAILING]
 
 
 def test_key_rejected_outside_a_poll_counts_as_the_same_alert() -> None:

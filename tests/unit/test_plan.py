@@ -52,6 +52,13 @@ def call(kind: EventKind, at: int, seconds: int, *, announce: bool = True) -> Ne
             call(EventKind.CALL, NOW - 3600, 30),
             [BoxDue("call:1799996400", 7, NOW - 3600, NOW + VOICEMAIL_WAIT_S)],
         ),
+        # A record claiming a call of 60 years keeps its box due a day at most.
+        (
+            call(EventKind.CALL, NOW - 20, 2**31 - 1),
+            [BoxDue("call:1799999980", 7, NOW - 20, NOW - 20 + 86400 + VOICEMAIL_WAIT_S)],
+        ),
+        # A call dated 20 h ahead (a wrong record) makes no box due for 20 h.
+        (call(EventKind.CALL, NOW + 20 * 3600, 30), []),
         # History from before the first sight is not announced: its box is not made due.
         (call(EventKind.CALL, NOW - 3600, 30, announce=False), []),
         # A payload without seconds counts as nobody answering.

@@ -9,9 +9,12 @@ import pytest
 from tossd.config.model import PollConfig
 from tossd.domain import EventKind, KnownExtension, NewEvent, Stream
 from tossd.poll.window import (
+    BEFORE_START_S,
+    FUTURE_SKEW_S,
     FUTURE_SLACK_S,
     Window,
     announce_from,
+    implausible,
     next_watermark,
     poll_window,
 )
@@ -121,12 +124,58 @@ def test_poll_window_follows_the_config(
     ],
 )
 def test_next_watermark(previous: int | None, occurred: list[int], expected: int | None) -> None:
-    assert next_watermark(previous, [event(t) for t in occurred]) == expected
+    assert next_watermark(previous, [event(t) for t in occurred], now=NOW) == expected
 
 
 def test_next_watermark_accepts_a_one_shot_iterable() -> None:
     # The poller hands a generator: it is read once, and the newest still wins.
-    assert next_watermark(NOW - 100, (event(t) for t in (NOW - 5, NOW - 50))) == NOW - 5
+    events = (event(t) for t in (NOW - 5, NOW - 50))
+    assert next_watermark(NOW - 100, events, now=NOW) == NOW - 5
+
+
+OPENED = {EXT.extensionid: STARTED}
+
+
+@pytest.mark.parametrize(
+    ("previous", "occurred", "expected"),
+    [
+        # A record 20 h ahead of our clock never moves the watermark: the next window would
+        # start there and skip every real call of those 20 h.
+        (NOW - 100, [NOW + 20 * 3600], NOW - 100),
+        # ... nor does it hide the plausible records beside it.
+        (NOW - 100, [NOW - 30, NOW + 20 * 3600], NOW - 30),
+        # With no watermark yet, a future record alone leaves none.
+        (None, [NOW + DAY], None),
+        # A provider clock a little ahead (within the skew) still counts.
+        (NOW - 100, [NOW + FUTURE_SKEW_S], NOW + FUTURE_SKEW_S),
+        # One second past the skew does not.
+        (NOW - 100, [NOW + FUTURE_SKEW_S + 1], NOW - 100),
+        # A record over a day before its number began never moves it either.
+        (None, [STARTED - BEFORE_START_S - 1], None),
+        # A day before the start is still a clock disagreement, not nonsense.
+        (None, [STARTED - BEFORE_START_S], STARTED - BEFORE_START_S),
+    ],
+)
+def test_implausible_times_never_move_the_watermark(
+    previous: int | None, occurred: list[int], expected: int | None
+) -> None:
+    events = [event(t) for t in occurred]
+    assert next_watermark(previous, events, now=NOW, opened=OPENED) == expected
+
+
+def test_implausible_lists_exactly_the_records_the_watermark_ignored() -> None:
+    events = [event(NOW - 5), event(NOW + 3600), event(STARTED - 2 * DAY)]
+    assert [e.occurred_at for e in implausible(events, NOW, OPENED)] == [
+        NOW + 3600,
+        STARTED - 2 * DAY,
+    ]
+
+
+def test_a_future_record_never_blinds_the_next_window() -> None:
+    # The case: one call at now + 20 h; the next window still starts before now.
+    watermark = next_watermark(NOW - 300, [event(NOW + 20 * 3600)], now=NOW, opened=OPENED)
+    window = poll_window(state(watermark), NOW + 60, CONFIG, opened=STARTED)
+    assert window.start <= NOW - 300
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from tossd.domain import EventKind, ListedExtension, NewEvent, Notice, matches_k
 from tossd.poll.translate import (
     call_events,
     call_kind,
+    fold_repeats,
     listed_extension,
     sms_events,
     voicemail_events,
@@ -293,3 +294,18 @@ def test_matches_kind(kind: EventKind, wanted: set[str], expected: bool) -> None
 def test_matches_kind_reads_a_one_shot_iterable_once() -> None:
     # A generator cannot be read twice: the missed-call rule must see what was asked for.
     assert matches_kind(EventKind.MISSED_CALL, (w for w in ("sms", "call"))) is True
+
+
+def test_a_reply_repeating_an_id_stores_it_once() -> None:
+    # Two voicemails with one vmid, two texts with one smsid: the first of each is kept
+    # (before, the store's unique identity failed the whole batch at every poll).
+    vms = [Voicemail(vmid="9", timestamp=T), Voicemail(vmid="9", timestamp=T + 1)]
+    texts = [Sms(smsid="a", timestamp=T), Sms(smsid="b"), Sms(smsid="a", timestamp=T + 2)]
+    folded = fold_repeats(
+        [*voicemail_events(7, vms, announce_since=0), *sms_events(7, texts, announce_since=0)]
+    )
+    assert [(e.identity, e.occurred_at) for e in folded] == [
+        ("voicemail:7:9", T),
+        ("sms:a", T),
+        ("sms:b", 0),
+    ]

@@ -11,10 +11,12 @@ from typing import Any, Final, Literal
 from tossd.api import phpserial
 from tossd.errors import ApiMalformedReply
 
-__all__ = ["Envelope", "Format", "decode_envelope", "encode_envelope"]
+__all__ = ["MAX_REPLY_BYTES", "Envelope", "Format", "decode_envelope", "encode_envelope"]
 
 Format = Literal["json", "php_serial"]
 
+#: The largest reply read (audio arrives base64 inside it): the transport stops there.
+MAX_REPLY_BYTES: Final = 64 * 1024 * 1024
 _EXCERPT_CHARS: Final = 120
 _INT_KEY: Final = re.compile(r"-?[0-9]{1,19}")
 _STATUS_WORDS: Final = {"1": True, "0": False, "true": True, "false": False}
@@ -117,7 +119,7 @@ def _envelope(top: Any) -> Envelope:
     )
 
 
-def decode_envelope(body: bytes, fmt: Format, *, max_bytes: int = 64 * 1024 * 1024) -> Envelope:
+def decode_envelope(body: bytes, fmt: Format, *, max_bytes: int = MAX_REPLY_BYTES) -> Envelope:
     """Decode a reply body; any way it is not an envelope raises ApiMalformedReply.
 
     Unknown top-level keys are ignored; a missing `data` reads as null.

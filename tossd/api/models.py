@@ -10,7 +10,16 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter
+
+#: The widest integer any field may hold: JSON-safe, and inside the store's BIGINT columns
+#: (a wider one would raise OverflowError in the database driver, far from the edge).
+MAX_INT = 2**53
+#: Extension ids live in an INTEGER column (32 bits on PostgreSQL).
+MAX_EXTENSIONID = 2**31 - 1
+#: 3000-01-01 UTC: far past any real record, and far enough from year 9999 that no time
+#: zone turns a timestamp into a date Python cannot represent (`ValueError: year 10000`).
+MAX_TIMESTAMP = 32503680000
 
 
 def _int_or_zero(value: Any) -> Any:
@@ -27,6 +36,23 @@ def _int_or_zero(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _within(low: int, high: int) -> Any:
+    """A bound checked after coercion: `"1e30"` and 2**63 are malformed, not stored."""
+
+    def check(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside [{low}, {high}]")
+        return value
+
+    return check
+
+
+def _clamped_date(value: int) -> int:
+    """Extension dates are only compared and shown: a "forever" enddate (9999-12-31) is
+    the same promise at the bound, and never a date no time zone can show."""
+    return min(value, MAX_TIMESTAMP)
 
 
 def _float_or_zero(value: Any) -> Any:
@@ -59,8 +85,24 @@ def as_list(value: Any) -> Any:
     return value
 
 
-Int = Annotated[int, BeforeValidator(_int_or_zero)]
-Float = Annotated[float, BeforeValidator(_float_or_zero)]
+Int = Annotated[int, BeforeValidator(_int_or_zero), AfterValidator(_within(-MAX_INT, MAX_INT))]
+#: When a record happened: an impossible date makes the record malformed (skipped, logged).
+Timestamp = Annotated[int, BeforeValidator(_int_or_zero), AfterValidator(_within(0, MAX_TIMESTAMP))]
+#: An extension's start or end: a date past the bound is clamped to it.
+ExtensionDate = Annotated[
+    int,
+    BeforeValidator(_int_or_zero),
+    AfterValidator(_within(0, MAX_INT)),
+    AfterValidator(_clamped_date),
+]
+#: Seconds or minutes a call or recording lasted: never negative, and within a 32-bit INT.
+Duration = Annotated[
+    int, BeforeValidator(_int_or_zero), AfterValidator(_within(0, MAX_EXTENSIONID))
+]
+ExtensionId = Annotated[
+    int, BeforeValidator(_int_or_zero), AfterValidator(_within(0, MAX_EXTENSIONID))
+]
+Float = Annotated[float, BeforeValidator(_float_or_zero), Field(allow_inf_nan=False)]
 Text = Annotated[str, BeforeValidator(_text)]
 
 
@@ -71,12 +113,12 @@ class ApiObject(BaseModel):
 
 
 class Extension(ApiObject):
-    extensionid: Int
+    extensionid: ExtensionId
     did: Text = ""
     forward: Text = ""
-    added: Int = 0
-    startdate: Int = 0
-    enddate: Int = 0
+    added: ExtensionDate = 0
+    startdate: ExtensionDate = 0
+    enddate: ExtensionDate = 0
     alias: Text = ""
 
     def is_active(self, now: int) -> bool:
@@ -85,20 +127,20 @@ class Extension(ApiObject):
 
 
 class CallRecord(ApiObject):
-    startdate: Int
-    duration: Int = 0
-    extensionid: Int = 0
+    startdate: Timestamp
+    duration: Duration = 0
+    extensionid: ExtensionId = 0
     callednum: Text = ""
     forwardnum: Text = ""
     callernum: Text = ""
     callername: Text = ""
     status: Text = ""
-    seconds: Int = 0
+    seconds: Duration = 0
 
 
 class CallSummary(ApiObject):
-    firstcall: Int = 0
-    lastcall: Int = 0
+    firstcall: Timestamp = 0
+    lastcall: Timestamp = 0
     minduration: Int = 0
     maxduration: Int = 0
     avgduration: Float = 0.0
@@ -111,8 +153,8 @@ class Voicemail(ApiObject):
     calleridname: Text = ""
     callerid: Text = ""
     callback: Text = ""
-    timestamp: Int = 0
-    length: Int = 0
+    timestamp: Timestamp = 0
+    length: Duration = 0
     clipid: Text = ""
 
 
@@ -121,7 +163,7 @@ class Audioclip(ApiObject):
     clipname: Text = ""
     filesize: Int = 0
     duration: Int = 0
-    added: Int = 0
+    added: Timestamp = 0
     cliptype: Text = ""
     filedata: Text = ""
 
@@ -169,7 +211,7 @@ class TollFree(City):
 class NumberPool(ApiObject):
     did: Text
     status: Text = ""
-    extensionid: Int = 0
+    extensionid: ExtensionId = 0
 
 
 class Sms(ApiObject):
@@ -177,7 +219,7 @@ class Sms(ApiObject):
     source: Text = ""
     destination: Text = ""
     message: Text = ""
-    timestamp: Int = 0
+    timestamp: Timestamp = 0
     direction: Text = ""
 
 

@@ -17,6 +17,7 @@ from tossd.errors import (
     ApiRejected,
     ApiUnsupported,
 )
+from tossd.text.sanitize import provider_text
 
 _MISSING = re.compile(r"required value (\w+)(?: or (\w+))? not set", re.IGNORECASE)
 _RATE = re.compile(r"rate.?limit|too many requests|slow down", re.IGNORECASE)
@@ -33,8 +34,12 @@ def mentions_key(msgs: tuple[str, ...]) -> bool:
 
 
 def refusal(method: str, msgs: tuple[str, ...], detail: str) -> ApiError:
-    """The error a `status:false` with `msgs` stands for; `detail` is its redacted text."""
-    message = f"{method}: {detail}"
+    """The error a `status:false` with `msgs` stands for; `detail` is its redacted text.
+
+    The message is the provider's text made inert once, here (no mention, link, markup or
+    control character survives): it reaches logs, the CLI and self-alerts. `msgs` stay raw,
+    for the wording rules only."""
+    message = f"{method}: {provider_text(detail)}"
     text = " ".join(msgs)
     missing = _MISSING.search(text)
     if missing and missing.group(1).lower() not in ("apikey", "key"):

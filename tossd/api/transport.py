@@ -15,19 +15,20 @@ import httpx
 import structlog
 
 from tossd.api.budget import RequestBudget, Sleep
-from tossd.api.envelope import Format, decode_envelope
+from tossd.api.envelope import MAX_REPLY_BYTES, Format, decode_envelope
 from tossd.api.options import ApiOptions
 from tossd.api.refusals import refusal
 from tossd.errors import (
     ApiConnectError,
     ApiError,
     ApiHttpError,
+    ApiMalformedReply,
     ApiRateLimited,
     ApiServerError,
     ApiTimeout,
     ApiUnavailable,
 )
-from tossd.text.masking import mask_password
+from tossd.text.masking import MASK, api_url_secrets, mask_api_url
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,9 @@ class Transport:
 
     Transient failures (transport errors, timeouts, HTTP 5xx) are retried `retries` times with
     backoff; `status:false` and malformed bodies are not (the caller retries on its next poll).
+    Each attempt has `timeout_s` in all, from connecting to the reply's last byte, and reads
+    at most `max_reply_bytes`: a dripping or endless reply costs neither time nor memory
+    beyond those. Credentials in the URL never reach a message (`mask_api_url`).
     """
 
     def __init__(
@@ -50,10 +54,14 @@ class Transport:
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
         on_request: RequestHook | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         self.url = options.url
-        # Errors name the server (a password in the URL masked, the query left off).
-        self._shown_url = mask_password(options.url).partition("?")[0]
+        #: The URL as messages show it: any user info or token in it masked.
+        self.shown_url = mask_api_url(options.url, query=False)
+        self._secrets = tuple(s for s in (key, *api_url_secrets(options.url)) if s)
+        self._timeout_s = options.timeout_s
+        self._max_reply_bytes = max_reply_bytes
         self._on_request = on_request
         self._key = key
         self.fmt: Format = options.format
@@ -70,7 +78,7 @@ class Transport:
         ]
 
     def __repr__(self) -> str:
-        return f"Transport(url={self.url!r}, fmt={self.fmt!r})"
+        return f"Transport(url={self.shown_url!r}, fmt={self.fmt!r})"
 
     async def aclose(self) -> None:
         for pool in self._pools:
@@ -124,30 +132,60 @@ class Transport:
         pool = min(self._pools, key=lambda p: p.in_flight)
         pool.in_flight += 1
         try:
-            response = await pool.http.post(self.url, data=dict(form))
-        except httpx.TimeoutException as exc:
-            raise ApiTimeout(f"{method}: no answer from {self._shown_url} in time") from exc
+            # One deadline for the whole attempt: httpx's timeouts are per read, so a reply
+            # dripped a byte a second would never end on them.
+            async with asyncio.timeout(self._timeout_s):
+                status, body = await self._read(pool.http, method, form)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise ApiTimeout(
+                f"{method}: no complete answer from {self.shown_url} "
+                f"within timeout_s={self._timeout_s:g}"
+            ) from exc
         except httpx.HTTPError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
-            raise ApiConnectError(f"{method}: {self._shown_url}: {reason}") from exc
+            raise ApiConnectError(f"{method}: {self.shown_url}: {reason}") from exc
         finally:
             pool.in_flight -= 1
-        if response.status_code >= 500:
+        if status >= 500:
             raise ApiServerError(
-                f"{method}: HTTP {response.status_code} from {self._shown_url}",
-                status_code=response.status_code,
+                f"{method}: HTTP {status} from {self.shown_url}", status_code=status
             )
-        if response.status_code == 429:
-            raise ApiRateLimited(f"{method}: HTTP 429 from {self.url}")
-        if response.status_code != 200:
-            raise ApiHttpError(
-                f"{method}: HTTP {response.status_code} from {self._shown_url}",
-                status_code=response.status_code,
-            )
-        return response.content
+        if status == 429:
+            raise ApiRateLimited(f"{method}: HTTP 429 from {self.shown_url}")
+        if status != 200:
+            raise ApiHttpError(f"{method}: HTTP {status} from {self.shown_url}", status_code=status)
+        return body
+
+    async def _read(
+        self, http: httpx.AsyncClient, method: str, form: Mapping[str, str]
+    ) -> tuple[int, bytes]:
+        """The status and, for a 200, the body, streamed and cut off at the cap: memory stays
+        bounded by the cap whatever the server sends (audio arrives inside the JSON too)."""
+        cap = self._max_reply_bytes
+        async with http.stream("POST", self.url, data=dict(form)) as response:
+            if response.status_code != 200:
+                return response.status_code, b""
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise self._too_big(method, f"announced {declared} bytes")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > cap:
+                    raise self._too_big(method, f"more than {cap} bytes")
+            return 200, bytes(body)
+
+    def _too_big(self, method: str, what: str) -> ApiMalformedReply:
+        return ApiMalformedReply(
+            f"{method}: the reply was {what}, over the {self._max_reply_bytes}-byte cap; "
+            "download stopped"
+        )
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        text = text.replace(self.url, self.shown_url)
+        for secret in self._secrets:
+            text = text.replace(secret, MASK if secret != self._key else "***")
+        return text
 
 
 #: httpcore's pool costs O(connections x waiting requests) per state change, which makes

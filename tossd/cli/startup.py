@@ -34,10 +34,11 @@ def load_rereadable(args: argparse.Namespace) -> tuple[Config, Callable[[], Conf
 def use_logging(config: Config) -> None:
     """Logging at the config's level and format, masking its secrets."""
     from tossd.cli.log import configure_logging
-    from tossd.text.masking import url_secrets
+    from tossd.text.masking import api_url_secrets, url_secrets
 
     key = config.api.resolved_key
     secrets = [key.get_secret_value()] if key is not None else []
+    secrets += api_url_secrets(config.api.url)
     secrets += [part for route in config.route for url in route.urls() for part in url_secrets(url)]
     configure_logging(config.log.level, config.log.format, secrets=secrets)
 

@@ -14,7 +14,7 @@ from pydantic import SecretBytes, SecretStr
 from tossd.config.routes import NamedTarget
 from tossd.errors import ConfigError
 from tossd.text.masking import SECRET_MASK as MASK
-from tossd.text.masking import mask_password
+from tossd.text.masking import mask_api_url, mask_password
 
 if TYPE_CHECKING:
     from tossd.config.model import Config
@@ -153,6 +153,8 @@ def render_effective(config: Config, shown_url: Callable[[str], str] | None = No
         data["api"]["key"] = MASK
         comments["api.key"] = f"key from {config.api.key_source}"
     data["store"]["url"] = mask_password(config.store_url)
+    # A user or token in the API's URL is as secret as the key.
+    data["api"]["url"] = mask_api_url(config.api.url)
     if config.store.url is None:
         comments["store.url"] = "default: tossd.db in state_dir"
     return "# tossd effective configuration (secrets masked)\n\n" + dumps(data, comments)

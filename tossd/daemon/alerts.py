@@ -2,14 +2,24 @@
 
 Told once when a stream fails `after_failures` cycles in a row, when the API key is
 rejected, or when notifications are given up; told again once things recover.
+
+A key refusal is believed only when it is not contradicted: the extension list refused, or
+every stream refused `KEY_CONFIRMATIONS` polls in a row while none worked. A refusal that
+one stream's wording suggests (an `smsGet` error mentioning "key") while calls poll fine is
+that stream failing, not a rejected key, and never flips the key alerts back and forth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from tossd.domain import DrainReport, Stream, StreamReport
+from tossd.text.sanitize import provider_text
 from tossd.text.untrusted import one_line
+
+#: Consecutive refused polls of a stream before its refusal counts towards a rejected key.
+KEY_CONFIRMATIONS: Final = 2
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,8 @@ class Alerter:
     _streaks: dict[Stream, int] = field(default_factory=dict)
     _alerted_streams: set[Stream] = field(default_factory=set)
     _key_alerted: bool = False
+    #: Per stream: consecutive polls refused for the key (0: its last poll reached a number).
+    _key_refusals: dict[Stream, int] = field(default_factory=dict)
     _dead_alerted: bool = False
     _unmatched: frozenset[str] = frozenset()
 
@@ -48,15 +60,33 @@ class Alerter:
             Alert(
                 "tossd: the Tossable Digits API key was rejected",
                 "Nothing can be polled until the key is fixed.\n"
-                f"The API said: {one_line(error, 200)}\n"
+                # The provider's words go to every target at once: the strictest cleaning
+                # (one_line alone would drop the joiner that keeps `@everyone` inert).
+                f"The API said: {provider_text(error, 200)}\n"
                 "Check api.key (a sandbox key works only on the sandbox server).",
             )
         ]
 
     def after_poll(self, report: StreamReport) -> list[Alert]:
+        stream = report.stream
         if report.key_rejected:
-            return self.key_rejected("the key was refused while polling " + report.stream.value)
-        alerts = self._key_recovered() if report.failed < report.extensions else []
+            self._key_refusals[stream] = self._key_refusals.get(stream, 0) + 1
+            if self._key_alerted or self._key_confirmed():
+                return self.key_rejected(f"the key was refused while polling {stream}")
+            # Not (yet) believed: this stream is failing, counted like any failure.
+            return self._streak(report, [])
+        alerts = []
+        if report.failed < report.extensions:
+            self._key_refusals[stream] = 0
+            alerts = self._key_recovered()
+        return self._streak(report, alerts)
+
+    def _key_confirmed(self) -> bool:
+        """Every stream seen refused the key, lately and repeatedly, and none worked since."""
+        counts = self._key_refusals.values()
+        return bool(counts) and all(count >= KEY_CONFIRMATIONS for count in counts)
+
+    def _streak(self, report: StreamReport, alerts: list[Alert]) -> list[Alert]:
         stream = report.stream
         if report.failed == 0:
             self._streaks[stream] = 0

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import structlog
 
-from tossd.domain import StreamReport
+from tossd.domain import Stream, StreamReport
 from tossd.errors import ApiKeyRejected, TossdError
 from tossd.poll import plan
 from tossd.poll.plan import Reach, StreamReach
+from tossd.poll.window import implausible
 from tossd.store.records import BatchResult
 
 log = structlog.get_logger(__name__)
@@ -60,3 +61,19 @@ def finish(report: StreamReport, started: float) -> StreamReport:
         duration_s=round(report.duration_s, 3),
     )
     return report
+
+
+def say_implausible(
+    stream: Stream, result: BatchResult, now: int, opened: Mapping[int, int]
+) -> None:
+    """One line per stored record whose time moved no watermark, when it is first stored
+    (a record dated tomorrow is fetched again at every poll until then: said once)."""
+    for event in implausible(result.new, now, opened):
+        log.warning(
+            "poll.implausible_time",
+            stream=stream.value,
+            extensionid=event.extensionid,
+            identity=event.identity,
+            occurred_at=event.occurred_at,
+            now=now,
+        )

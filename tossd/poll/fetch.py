@@ -4,21 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import structlog
+
 from tossd.api.client import Client
 from tossd.domain import KnownExtension, NewEvent, Stream
 from tossd.poll.translate import (
     account_sms_events,
     call_events,
     digits,
+    fold_repeats,
     sms_events,
     voicemail_events,
 )
 from tossd.poll.window import Window
 
+log = structlog.get_logger(__name__)
+
 
 def owners(extensions: Sequence[KnownExtension]) -> dict[str, int]:
     """Extension ids by their DID's digits, however the provider wrote the number."""
     return {digits(e.did): e.extensionid for e in extensions}
+
+
+def folded(stream: Stream, events: list[NewEvent]) -> list[NewEvent]:
+    """`events` with repeated identities folded, and one line when the reply repeated some."""
+    kept = fold_repeats(events)
+    if len(kept) < len(events):
+        log.warning("poll.repeats_folded", stream=stream.value, folded=len(events) - len(kept))
+    return kept
 
 
 async def fetch_account(
@@ -39,7 +52,7 @@ async def fetch_account(
         ]
         return call_events(mended, announce_since=since)
     texts = await api.sms_get(startdate=window.start, enddate=window.end, direction="in")
-    return account_sms_events(texts, by_did, announce_since=since)
+    return folded(stream, account_sms_events(texts, by_did, announce_since=since))
 
 
 async def fetch_number(
@@ -59,8 +72,8 @@ async def fetch_number(
         )
     if stream is Stream.VOICEMAIL:
         voicemails = await api.extension_voicemail_get(extensionid=ext.extensionid)
-        return voicemail_events(ext.extensionid, voicemails, announce_since=since)
+        return folded(stream, voicemail_events(ext.extensionid, voicemails, announce_since=since))
     texts = await api.sms_get(
         did=ext.did, startdate=window.start, enddate=window.end, direction="in"
     )
-    return sms_events(ext.extensionid, texts, announce_since=since)
+    return folded(stream, sms_events(ext.extensionid, texts, announce_since=since))

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tossd.domain import EventKind, NewEvent
+from tossd.poll.window import FUTURE_SKEW_S
 from tossd.store.schedule import BoxDue
 
 #: How long after a call ended its box is still checked for the voicemail it may have left
 #: (the provider may list a voicemail a little after its call record, or before it).
 VOICEMAIL_WAIT_S = 120
+#: The longest a call is taken to last when deciding how long its box stays due: a record
+#: claiming a call of years must not keep one box checked for years.
+MAX_CALL_S = 86400
 #: A box checked at once after its call is checked again this much later (the daemon).
 RECHECK_S = 15.0
 #: How often a refused account-wide query, or a stream the account lacks, is tried again.
@@ -38,7 +42,9 @@ def boxes_due(events: Iterable[NewEvent], now: int) -> list[BoxDue]:
         seconds = int(event.payload.get("seconds") or 0)
         if event.kind is EventKind.MISSED_CALL or seconds <= 0 or not event.announce:
             continue
-        ended = event.occurred_at + seconds
+        if event.occurred_at > now + FUTURE_SKEW_S:
+            continue  # a call dated hours ahead would keep its box due until then
+        ended = event.occurred_at + min(seconds, MAX_CALL_S)
         due.append(
             BoxDue(
                 identity=event.identity,

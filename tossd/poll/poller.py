@@ -23,7 +23,7 @@ from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
 from tossd.errors import ApiKeyRejected, ApiMissingParameter, ApiUnsupported, TossdError
 from tossd.poll import plan
 from tossd.poll.audio import AudioFetcher
-from tossd.poll.cycle import Outcome, add_outcomes, finish, say_reach
+from tossd.poll.cycle import Outcome, add_outcomes, finish, say_implausible, say_reach
 from tossd.poll.fetch import fetch_account, fetch_number
 from tossd.poll.plan import Reach, StreamReach
 from tossd.poll.translate import listed_extension
@@ -180,10 +180,14 @@ class Poller:
         window = poll_window(state, now, self._config)
         reach = self._reach[stream]
         try:
-            events = await fetch_account(self._api, stream, window, self._store.all_extensions())
-            watermark = next_watermark(state.watermark if state else None, events)
+            known = self._store.all_extensions()
+            opened = {e.extensionid: e.startdate for e in known}
+            events = await fetch_account(self._api, stream, window, known)
+            previous = state.watermark if state else None
+            watermark = next_watermark(previous, events, now=now, opened=opened)
             due = plan.boxes_due(events, now) if stream is Stream.CALLS else []
             result = self._store.record_batch(ACCOUNT, stream, events, watermark, now, due=due)
+            say_implausible(stream, result, now, opened)
         except ApiMissingParameter as exc:
             reach.become(Reach.PER_NUMBER, now)
             report.reach_error = exc.message
@@ -248,8 +252,11 @@ class Poller:
                 state = self._store.poll_state(ACCOUNT, stream)
             window = poll_window(state, now, self._config, opened=ext.startdate)
             events = await fetch_number(self._api, stream, ext, window)
-            watermark = next_watermark(state.watermark if state else None, events)
+            opened = {ext.extensionid: ext.startdate}
+            previous = state.watermark if state else None
+            watermark = next_watermark(previous, events, now=now, opened=opened)
             result = self._store.record_batch(ext.extensionid, stream, events, watermark, now)
+            say_implausible(stream, result, now, opened)
         except TossdError as exc:
             if not isinstance(exc, ApiUnsupported):
                 self._failed(stream, ext.extensionid, exc, now)
@@ -274,6 +281,7 @@ class Poller:
             error=exc.message,
             error_type=type(exc).__name__,
             consecutive_failures=failures,
+            excerpt=getattr(exc, "excerpt", None),  # a wrong reply's look, bounded
         )
 
     def _warn_stretched(self, stream: Stream, numbers: int, per_cycle: int) -> None:

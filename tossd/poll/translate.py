@@ -111,3 +111,16 @@ def account_sms_events(
             owners.get(digits(text.destination), 0), [text], announce_since=announce_since
         )
     ]
+
+
+def fold_repeats(events: Iterable[NewEvent]) -> list[NewEvent]:
+    """The first event of each identity: a reply that lists one
+    voicemail (vmid) or text (smsid) twice must store it once, not fail the whole batch on
+    the store's unique identity at every poll. Calls never repeat (occurrence indexes)."""
+    seen: set[str] = set()
+    kept = []
+    for event in events:
+        if event.identity not in seen:
+            seen.add(event.identity)
+            kept.append(event)
+    return kept

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from tossd.config.model import PollConfig
 from tossd.domain import NewEvent
@@ -11,6 +12,25 @@ from tossd.store.records import PollState
 
 #: How far past "now" a window reaches, for clocks behind the provider's.
 FUTURE_SLACK_S = 86400
+#: How far past our clock a record's time may be and still move a watermark: the provider's
+#: clock may run a little ahead, but a record from hours ahead would make the next window
+#: start there and skip every real record until then.
+FUTURE_SKEW_S = 600
+#: How far before its number began a record may be and still move a watermark.
+BEFORE_START_S = 86400
+
+
+class Dated(Protocol):
+    """A record with a number and a time (an event fetched, or one just stored)."""
+
+    @property
+    def extensionid(self) -> int: ...
+
+    @property
+    def occurred_at(self) -> int: ...
+
+
+D = TypeVar("D", bound=Dated)
 
 
 @dataclass(frozen=True)
@@ -30,13 +50,36 @@ def announce_from(first_sight: bool, now: int, initial_window_s: int) -> int:
     return now - initial_window_s if first_sight else 0
 
 
-def next_watermark(previous: int | None, events: Iterable[NewEvent]) -> int | None:
-    """The newest source timestamp seen so far; never our own clock.
+def plausible(event: Dated, now: int, opened: Mapping[int, int]) -> bool:
+    """Whether `event`'s time may move a watermark: within [its number's start - a day,
+    now + a small skew]. Other records are stored all the same; only the windows ignore them.
+    `opened`: each number's startdate by extension id (unknown numbers: no lower bound)."""
+    start = opened.get(event.extensionid, 0)
+    return start - BEFORE_START_S <= event.occurred_at <= now + FUTURE_SKEW_S
+
+
+def implausible(events: Iterable[D], now: int, opened: Mapping[int, int]) -> list[D]:
+    return [e for e in events if not plausible(e, now, opened)]
+
+
+def next_watermark(
+    previous: int | None,
+    events: Iterable[NewEvent],
+    *,
+    now: int,
+    opened: Mapping[int, int] | None = None,
+) -> int | None:
+    """The newest plausible source timestamp seen so far; never our own clock.
 
     A quiet extension keeps its watermark, so the next window still starts before anything
-    the provider may yet add; an empty window costs one small request, not more.
+    the provider may yet add; an empty window costs one small request, not more. A record
+    dated in the future (or long before its number began) never moves it.
     """
-    newest = max((e.occurred_at for e in events), default=None)
+    starts = opened or {}
+    newest = max(
+        (e.occurred_at for e in events if plausible(e, now, starts)),
+        default=None,
+    )
     if newest is None:
         return previous
     return newest if previous is None else max(previous, newest)

@@ -15,12 +15,14 @@ import structlog
 from aiohttp import web
 
 from tossd.api.envelope import Format, encode_envelope
+from tossd.sandbox.hostile import Hostility, padded
 from tossd.sandbox.quirks import RATE_LIMIT_MESSAGE, RequestMeter
 from tossd.sandbox.world import MethodError, World
 
 log = structlog.get_logger(__name__)
 
-FaultKind = Literal["status_false", "http_500", "hang", "malformed"]
+#: `drip`: a valid reply a byte at a time; `endless`: a body that never ends.
+FaultKind = Literal["status_false", "http_500", "hang", "malformed", "drip", "endless"]
 
 #: The provider's wording for a bad key is unknown; this one mentions the key, as ours must.
 BAD_KEY_MESSAGE = "Invalid apikey"
@@ -40,6 +42,10 @@ class Faults:
     seed: int = 0
     #: Requests naming one of these extension ids get `status:false` (one broken number).
     broken_extensions: set[int] = field(default_factory=set)
+    #: What an injected `status:false` says (a hostile provider's words, in tests).
+    error_message: str = INJECTED_ERROR_MESSAGE
+    #: Hostile replies: dripped and endless bodies, and tampered records.
+    hostile: Hostility = field(default_factory=Hostility)
     _forced: deque[tuple[FaultKind, str | None]] = field(default_factory=deque)
     _rng: random.Random = field(init=False)
 
@@ -142,7 +148,7 @@ class Sandbox:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         fault = self.faults.draw(method)
         if fault is not None and fault != "status_false":
-            return await self._misbehave(fault, fmt)
+            return await self._misbehave(fault, fmt, request)
         msgs, status, data = self._answer(method, params, fault)
         return web.Response(body=encode_envelope(msgs, status, data, fmt), content_type=_MIME[fmt])
 
@@ -154,7 +160,7 @@ class Sandbox:
         if params["apikey"] != self._api_key:
             return [BAD_KEY_MESSAGE], False, None
         if fault == "status_false" or self._is_broken(params):
-            return [INJECTED_ERROR_MESSAGE], False, None
+            return [self.faults.error_message], False, None
         now = int(self._clock())
         created = self.world.advance(now)
         if created:
@@ -165,13 +171,17 @@ class Sandbox:
             return [str(exc)], False, None
         if self.faults.numbers_as_strings:
             data = stringify_numbers(data)
-        return [], True, data
+        return [], True, self.faults.hostile.tampered(method, data)
 
     def _is_broken(self, params: Mapping[str, str]) -> bool:
         wanted = params.get("extensionid", "")
         return wanted.isdigit() and int(wanted) in self.faults.broken_extensions
 
-    async def _misbehave(self, fault: FaultKind, fmt: Format) -> web.StreamResponse:
+    async def _misbehave(
+        self, fault: FaultKind, fmt: Format, request: web.Request
+    ) -> web.StreamResponse:
+        if fault in ("drip", "endless"):
+            return await self._stream(fault, fmt, request)
         if fault == "http_500":
             return web.Response(status=500, text="Internal Server Error")
         if fault == "malformed":
@@ -185,6 +195,19 @@ class Sandbox:
         finally:
             self._hung.discard(release)
         return web.Response(status=503)
+
+    async def _stream(
+        self, fault: FaultKind, fmt: Format, request: web.Request
+    ) -> web.StreamResponse:
+        release = asyncio.Event()
+        self._hung.add(release)
+        try:
+            if fault == "drip":
+                body = padded(encode_envelope([], True, [], fmt), 4096)
+                return await self.faults.hostile.drip(request, body, release)
+            return await self.faults.hostile.endless(request, release)
+        finally:
+            self._hung.discard(release)
 
     async def _release_hung(self, app: web.Application) -> None:
         for release in list(self._hung):

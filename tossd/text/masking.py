@@ -96,6 +96,38 @@ def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
     return text if pattern is None else pattern.sub(mask, text)
 
 
+def mask_api_url(url: str, *, query: bool = True) -> str:
+    """The API's URL safe to show, as the store's URL is: a password masked, the user kept
+    (a lone user part is often a token: masked), host and path kept so a wrong URL is still
+    recognisable; query values masked, or (`query=False`, in messages) the query left off.
+    `http://me:********@host/apihttp.php?token=****`."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    shown_user = f"{user}:{SECRET_MASK}" if colon else MASK
+    netloc = f"{shown_user}@{hostport}" if at else hostport
+    shown_query = "&".join(
+        f"{key}={MASK}" if sep else key
+        for key, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit(
+        parts._replace(netloc=netloc, query=shown_query if query else "", fragment="")
+    )
+
+
+def api_url_secrets(url: str) -> tuple[str, ...]:
+    """What `mask_api_url` hides, raw and percent-decoded, longest first (for redaction)."""
+    parts = urlsplit(url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, colon, password = userinfo.partition(":")
+    # The user is shown beside a password (as the store's URL shows it), a secret alone.
+    found = {password, parts.fragment, userinfo if colon else user}
+    found.update(pair.partition("=")[2] for pair in parts.query.split("&"))
+    found |= {unquote(part) for part in found}
+    # Under four characters a part is too common a string to replace everywhere.
+    return tuple(sorted((p for p in found if len(p) >= 4), key=len, reverse=True))
+
+
 def mask_password(url: str) -> str:
     """`postgresql://user:secret@host/db` -> `postgresql://user:********@host/db`."""
     parts = urlsplit(url)

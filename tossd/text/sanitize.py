@@ -94,6 +94,15 @@ def clean(text: object, kind: TargetKind, *, max_len: int, multiline: bool = Fal
     return _neutralise_markdown(capped) if kind in MARKDOWN_KINDS else capped
 
 
+def provider_text(text: object, max_len: int = 300) -> str:
+    """The provider's own words (a `status:false` message), safe wherever they go: a
+    self-alert reaches every target at once and the CLI prints to a terminal, so the
+    strictest cleaning (a markdown target's), on one line. Capped first: the cost stays
+    bounded whatever the provider sends."""
+    raw = "" if text is None else str(text)
+    return clean(raw[: max_len * 4], TargetKind.MARKDOWN, max_len=max_len)
+
+
 def clean_title(text: str, kind: TargetKind, max_len: int = 120) -> str:
     """The final title (our template text and cleaned values): one line, printable, capped.
 
