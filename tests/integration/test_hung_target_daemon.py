@@ -144,6 +144,6 @@ async def test_a_blackhole_beside_a_receiver_under_tossd_run(
     # abandoned ones, and the healthy lane's sends (threads are reused, not one per row).
     assert max(threads) <= threads[0] + 3 * PER_TARGET_CONCURRENCY, threads
     for n in range(CALLS):  # each call told once to each target
-        assert sum(shown(n) in p.payload["message"] for p in json_receiver.posts) == 1, n
+        assert sum(shown(n) in p.payload["title"] for p in json_receiver.posts) == 1, n
         assert sum(shown(n) in m for m in mails) == 1, n
     assert len(mails) == CALLS
