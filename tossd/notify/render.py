@@ -19,7 +19,7 @@ from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError, TemplateRenderError
 from tossd.text.phone import format_number, is_dialable, place_of
 from tossd.text.sanitize import clean, clean_title
-from tossd.text.untrusted import one_line
+from tossd.text.untrusted import bounded, one_line
 
 NAME_LEN = 80
 NUMBER_LEN = 40
@@ -226,7 +226,7 @@ def _number(
 
 def _caller(event: StoredEvent, kind: TargetKind) -> dict[str, Any]:
     name_field, number_field, _ = _FIELDS[event.kind]
-    raw_number = str(event.payload.get(number_field) or "")
+    raw_number = bounded(event.payload.get(number_field) or "", NUMBER_LEN)
     name = clean(event.payload.get(name_field) if name_field else "", kind, max_len=NAME_LEN)
     number_display = clean(format_number(raw_number), kind, max_len=NUMBER_LEN)
     return {
@@ -250,7 +250,7 @@ def _caller_label(name: str, raw_number: str, number_display: str) -> str:
 
 def _voicemail(p: Mapping[str, Any], kind: TargetKind) -> dict[str, Any]:
     length = _int(p.get("length"))
-    callback = str(p.get("callback") or "")
+    callback = bounded(p.get("callback") or "", NUMBER_LEN)
     return {
         "length_s": length,
         "length_text": duration_text(length),
@@ -281,5 +281,5 @@ def _digits(text: str) -> str:
 
 def _int(value: object) -> int:
     """Payload numbers were coerced by the API models; digits as text still count."""
-    text = str(value).strip()
+    text = bounded(value, 8).strip()
     return int(text) if text.isascii() and text.isdigit() else 0
