@@ -50,3 +50,8 @@ class RetryPolicy:
         if self.gives_up(failures, now - created_at):
             return None
         return now + max(1, int(self.delay(failures, rand)))
+
+    def plausible(self, next_attempt_at: int, *, failures: int, now: int, slack_s: int) -> bool:
+        """Could a retry after `failures` failures really be scheduled at `next_attempt_at`?
+        If not, the clock was set back since (the time was read off a clock that was ahead)."""
+        return bool(next_attempt_at - now <= self.step(failures) + slack_s)

@@ -23,10 +23,11 @@ from tossd.notify.batches import Batch, batches_by_lane
 from tossd.notify.breaker import Breaker
 from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
-from tossd.notify.fold import Fold, fold
+from tossd.notify.fold import Fold, fold_row
 from tossd.notify.lanes import BREAKER_AFTER, Lane
 from tossd.notify.message import Message, SendResult, decode_message
 from tossd.notify.queue import enqueue
+from tossd.notify.results import Results
 from tossd.notify.routing import Route, Target, plan_deliveries
 from tossd.store.ledger import Ledger
 from tossd.store.records import Delivery, PlannedDelivery
@@ -61,7 +62,6 @@ class Deliverer:
         self._config = config
         self._retry = config.retry_policy
         self._clock = clock
-        self._rand = rand
         self._send = send
         self._shared = asyncio.Semaphore(config.concurrency)
         self._lanes: dict[str, Lane] = {}
@@ -70,6 +70,7 @@ class Deliverer:
         self._finished = DrainReport()
         self._extensions: dict[int, KnownExtension] = {}
         self._claims = Claims(ledger, config.timeout_s, clock)
+        self._results = Results(ledger, self._retry, self._claims.owner, rand)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -103,7 +104,11 @@ class Deliverer:
     def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
         """Plan, then start the send of every due row (or of the rows `only` names) in its
         target's lane; returns at once with the tasks started. A row already being sent, or
-        held by its target's open breaker, waits."""
+        held by its target's open breaker, waits; all wait while a result cannot be written."""
+        flushed = self._results.flush()
+        self._finished.unrecorded = self._results.held
+        if not flushed:
+            return []
         # Numbers are few and change hourly: read them once per dispatch, not per event.
         self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
         self._finished.planned += self.plan()
@@ -166,6 +171,11 @@ class Deliverer:
             await asyncio.wait(pending, timeout=1.0)
         return len(pending)
 
+    def _plausible(self, row: Delivery, now: int) -> bool:
+        """False for a retry time no retry waits for: the clock was set back; send now."""
+        at, failures = row.next_attempt_at, row.attempts
+        return self._retry.plausible(at, failures=failures, now=now, slack_s=CLOCK_SLACK_S)
+
     def _lane(self, url: str, label: str) -> Lane:
         if url not in self._lanes:
             breaker = Breaker(BREAKER_AFTER, self._retry)
@@ -183,6 +193,8 @@ class Deliverer:
             self._in_flight -= ids
             if finished.cancelled():  # shutdown: give the rows back for the next sender
                 self._claims.release(list(ids))
+            elif error := finished.exception():  # a write before the send: nothing was sent
+                log.error("delivery.job_failed", error=str(error), ids=sorted(ids))
 
         task.add_done_callback(done)
         return task
@@ -219,8 +231,13 @@ class Deliverer:
         elif event is None:  # a report or an alert: its message was stored with the row
             message = decode_message(self._ledger.payload(rows[0].id) or "{}")
         else:
-            if route.folds_voicemail_calls and self._folded(rows[0].id, event):
-                return
+            if route.folds_voicemail_calls:
+                wait = self._config.audio_wait_s, POSTPONE_S
+                verdict = fold_row(self._ledger, rows[0].id, event, self._now(), wait, self.owner)
+                self._finished.folded += verdict is Fold.FOLDED
+                self._finished.postponed += verdict is Fold.WAIT
+                if verdict is not Fold.SEND:
+                    return
             extension = self._extensions.get(event.extensionid)
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
@@ -229,18 +246,6 @@ class Deliverer:
                 self._finished.postponed += 1
                 return
         await self._attempt(rows, target, message, lane, probe)
-
-    def _folded(self, row_id: int, call: StoredEvent) -> bool:
-        """Is this call told by its voicemail (the row is folded), or waiting for it?"""
-        now = self._now()
-        verdict = fold(call, self._ledger.voicemails_between, now, self._config.audio_wait_s)
-        if verdict is Fold.FOLDED:
-            self._ledger.mark_folded([row_id], owner=self.owner)
-            self._finished.folded += 1
-        elif verdict is Fold.WAIT:
-            self._ledger.postpone([row_id], now + POSTPONE_S, owner=self.owner)
-            self._finished.postponed += 1
-        return verdict is not Fold.SEND
 
     def _orphan(self, rows: list[Delivery], now: int) -> None:
         """Rows of a route or target this config lacks (planned by another): orphaned."""
@@ -255,7 +260,7 @@ class Deliverer:
         timeout_s = self._config.timeout_s
 
         async def work() -> SendResult | None:
-            if not self._claims.renew(ids):  # another sender took it after a long wait
+            if self._results.held or not self._claims.renew(ids):  # a result unwritten; row taken
                 return None
             return await self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s)
 
@@ -265,33 +270,21 @@ class Deliverer:
         now = self._now()
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
-            self._ledger.mark_sent(ids, now, owner=self.owner)
+            self._results.sent(ids, now)
             self._finished.sent += len(ids)
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
-        self._failed(rows, target, result.error or "the target refused the notification", now)
-
-    def _failed(self, rows: list[Delivery], target: Target, error: str, now: int) -> None:
-        ids = [row.id for row in rows]
-        attempts = max(row.attempts for row in rows) + 1
-        retry_at = self._retry.next_attempt(
-            failures=attempts,
-            created_at=min(row.created_at for row in rows),
-            now=now,
-            rand=self._rand(),
-        )
-        self._ledger.mark_failed(ids, error, retry_at, owner=self.owner)
-        self._finished.failed += len(ids)
-        # Alerts that die are not alerted about again: that would loop on a dead target.
-        if retry_at is None and rows[0].kind is not DeliveryKind.ALERT:
-            self._finished.dead += len(ids)
+        error = result.error or "the target refused the notification"
+        failure, retry_at = self._results.failed(rows, error, now)
+        self._finished.failed += failure.rows
+        self._finished.dead += failure.dead
         log.warning(
             "delivery.failed",
             ids=ids,
             route=rows[0].route,
             target=target.label,
             error=error,
-            attempts=attempts,
+            attempts=max(row.attempts for row in rows) + 1,
             retry_in_s=None if retry_at is None else retry_at - now,
             dead=retry_at is None,
         )
@@ -305,9 +298,3 @@ class Deliverer:
         elif opened is False:
             log.info("delivery.target_up", target=lane.label)
             self._finished.targets_up.append(lane.label)
-
-    def _plausible(self, row: Delivery, now: int) -> bool:
-        """Could this row really have been scheduled that far ahead? If not, the clock was
-        set back since (its retry time was read off a clock that was ahead): send now."""
-        step = self._retry.step(row.attempts)
-        return bool(row.next_attempt_at - now <= step + CLOCK_SLACK_S)
