@@ -5,17 +5,22 @@ tmpfs, `rm`, a second process holding the write lock, garbage bytes), never a mo
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
-from chaos_daemon import OPEN_DELIVERIES, daemon_config, fill
+from chaos_daemon import OPEN_DELIVERIES, daemon_config, fill, remount
 from chaos_traffic import LivelyFactory, Receiver, expected_keys, live_extensions
 from support.cli import DaemonProcess, Spawn
+from support.net import free_port
 from support.receivers import serve_json
-from support.store import db_count
+from support.store import db_count, open_store
 from support.wait import wait_until
 from test_resources import FIRST_POLL, Mount
 
@@ -92,3 +97,82 @@ async def test_a_send_whose_result_cannot_be_written_is_held_not_sent_again(
     assert logged(daemon, "delivery.unrecorded") >= 1
     assert logged(daemon, "delivery.recorded_late") >= 1
     assert db_count(db, SENT) == 3
+
+
+def with_health_and_alerts(config: Path, port: int, alerts_url: str) -> Path:
+    """`config` plus /healthz on `port` and a route for tossd's own alerts."""
+    with config.open("a", encoding="utf-8") as file:
+        file.write(
+            f'[health]\nlisten = "127.0.0.1:{port}"\n[alerts]\nafter_failures = 2\n'
+            f'[[route]]\nname = "ops"\nevents = ["tossd_error"]\nnotify = ["{alerts_url}"]\n'
+        )
+    return config
+
+
+async def healthz(port: int) -> tuple[int, dict[str, Any]]:
+    def get() -> tuple[int, dict[str, Any]]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    return await asyncio.to_thread(get)
+
+
+def titles(receiver: Receiver, words: str) -> list[str]:
+    return [str(p.get("title")) for p in receiver.payloads if words in str(p.get("title"))]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_deleted_database_fails_health_and_raises_one_alert(
+    lively: LivelyFactory, spawn: Spawn, tmp_path: Path, api_key: str
+) -> None:
+    running, _, _, _ = await lively(activity_every=3600)
+    db = tmp_path / "state" / "tossd.db"
+    port = free_port()
+    async with serve_json(Receiver()) as alerts:
+        config = daemon_config(tmp_path, running.url, api_key, [f"tossd-file://{tmp_path}/out"])
+        with_health_and_alerts(config, port, alerts.url())
+        daemon = await spawn(tmp_path / "run.log", "run", "-c", str(config))
+        await wait_until(lambda: db_count(db, FIRST_POLL) > 0, timeout=60, alive=daemon)
+        assert (await healthz(port))[0] == 200
+
+        for file in db.parent.glob("tossd.db*"):
+            file.unlink()  # `rm state/tossd.db*` under the running daemon
+        await wait_until(
+            lambda: len(titles(alerts, "database is in trouble")) > 0,
+            timeout=60,
+            what="the alert about the deleted database",
+            alive=daemon,
+        )
+        status, report = await healthz(port)
+        await asyncio.sleep(12)  # more checks, still deleted: no more alerts
+        code, _ = await daemon.terminate(timeout=30)
+
+    assert code == 0
+    assert status == 503
+    assert any("was deleted" in reason for reason in report["reasons"])
+    assert len(titles(alerts, "database is in trouble")) == 1
+    assert logged(daemon, "store.file_trouble") == 1
+
+
+def test_the_store_file_says_when_it_turns_read_only_or_is_replaced(
+    tmpfs: Mount, tmp_path: Path
+) -> None:
+    state = tmpfs(tmp_path / "state", "1m")
+    store = open_store(state / "tossd.db")
+    store_file = store.file()
+    store.close()  # a read-only remount needs no file open for writing
+    assert store_file is not None
+    assert store_file.trouble() is None
+
+    remount(state, "ro")
+    assert "read-only" in str(store_file.trouble())
+    remount(state, "rw")
+    assert store_file.trouble() is None
+
+    (state / "new.db").write_bytes(b"")
+    (state / "new.db").replace(state / "tossd.db")
+    assert "replaced" in str(store_file.trouble())

@@ -41,6 +41,8 @@ log = structlog.get_logger(__name__)
 STOP_GRACE_S = 8.0
 #: A run this much later than scheduled (beyond jitter) is logged as late.
 LATE_AFTER_S = 5.0
+#: How often the database file is looked at (deleted, replaced, read-only).
+STORE_CHECK_S = 5.0
 
 
 class Daemon:
@@ -117,6 +119,7 @@ class Daemon:
         if watchdog is not None:
             self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
         self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
+        self._every(scheduler, "store", self._check_store, STORE_CHECK_S, start)
         beat = timedelta(seconds=self._heartbeat_s)
         self._every(scheduler, "heartbeat", self._heartbeat, self._heartbeat_s, start + beat)
         # Checked every minute rather than a cron trigger: a report due while tossd was down or
@@ -202,6 +205,10 @@ class Daemon:
 
     async def _heartbeat(self) -> None:
         self._ops.heartbeat()
+
+    async def _check_store(self) -> None:
+        """A few stat calls: is the database file still there and writable?"""
+        self._ops.check_store()
 
     async def _watchdog(self) -> None:
         """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
