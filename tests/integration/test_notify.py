@@ -494,3 +494,52 @@ async def test_notify_config_file_with_tags_selects_targets(
     _, report = await poll_once(config)
     assert report.sent == 1
     assert len(json_receiver.posts) == 1 and not second_receiver.posts
+
+
+MP3_FRAME = b"\xff\xfb\x90\x64" + b"\0" * 400
+
+
+@pytest.mark.parametrize(
+    ("download_failures", "audio", "says"),
+    [
+        # the provider's download failed: its fault, said so
+        (1, None, "could not be downloaded from Tossable Digits"),
+        # nothing failed to download: saving it here did (a full disk), never the provider
+        (0, None, "tossd could not save it on this server"),
+        # HTML where a recording should be: never attached as audio/mpeg
+        (0, b"<html>502 Bad Gateway</html>", "not an MP3"),
+        # a real MP3 frame (or an ID3 tag) is attached
+        (0, MP3_FRAME, "Recording attached"),
+        (0, b"ID3\x04\0\0\0\0\0\0" + MP3_FRAME, "Recording attached"),
+    ],
+    ids=["download-failed", "local-write-failed", "not-mp3", "mp3-frame", "id3"],
+)
+def test_the_recording_sentence_tells_local_faults_and_junk_from_provider_faults(
+    tmp_path: Path, download_failures: int, audio: bytes | None, says: str
+) -> None:
+    from tossd.domain import EventKind, NewEvent, Stream
+    from tossd.notify.attach import AudioLimits, recording
+
+    config = routes_config(
+        tmp_path,
+        "http://127.0.0.1:9/apihttp.php",
+        "k",
+        [{"name": "hook", "events": ["voicemail"], "notify": ["json://127.0.0.1:9/x"]}],
+    )
+    route = ready_routes(config)[0]
+    with open_store(tmp_path / "tossd.db") as store:
+        payload = {"vmid": "1", "clipid": "c1", "callerid": "+12125550134"}
+        new = NewEvent(EventKind.VOICEMAIL, 7, "voicemail:7:1", 1000, True, payload)
+        event = store.record_batch(7, Stream.VOICEMAIL, [new], None, 1000).new[0]
+        for _ in range(download_failures):
+            store.record_audio_failure(event.id, "HTTP 500", 1000)
+        if audio is not None:
+            (store.audio_dir / "00000001.mp3").write_bytes(audio)
+            store.record_audio(
+                event.id, clipid="c1", filename="00000001.mp3", size=len(audio), sha256="0", now=1
+            )
+        limits = AudioLimits(now=5000, audio_wait_s=60, max_attachment_bytes=10 * 2**20)
+        attached, sentence = recording(store, event, route, route.targets[0], limits)
+
+    assert says in str(sentence)
+    assert bool(attached) == ("attached (" in str(sentence))
