@@ -24,6 +24,7 @@ from support.store import db_count, open_store
 from support.wait import wait_until
 from test_resources import FIRST_POLL, Mount
 
+from tossd.cli.main import EXIT_CORRUPT
 from tossd.sandbox.world import World
 
 SENT = "SELECT count(*) FROM deliveries WHERE state = 'sent'"
@@ -176,3 +177,23 @@ def test_the_store_file_says_when_it_turns_read_only_or_is_replaced(
     (state / "new.db").write_bytes(b"")
     (state / "new.db").replace(state / "tossd.db")
     assert "replaced" in str(store_file.trouble())
+
+
+@pytest.mark.timeout(60)
+async def test_a_damaged_database_exits_with_a_code_the_unit_does_not_restart(
+    spawn: Spawn, tmp_path: Path, api_key: str
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tossd.db").write_bytes(b"this is not a database, " * 400)
+    out = f"tossd-file://{tmp_path}/out"
+    config = daemon_config(tmp_path, "http://127.0.0.1:9/apihttp.php", api_key, [out])
+    daemon = await spawn(tmp_path / "run.log", "run", "-c", str(config))
+    code = await daemon.wait(30)
+    last = daemon.text().strip().splitlines()[-1]
+
+    assert code == EXIT_CORRUPT
+    assert last.startswith("tossd: to recover,") and "Traceback" not in daemon.text()
+    unit = (Path(__file__).parents[2] / "systemd" / "tossd.service").read_text()
+    prevent = next(line for line in unit.splitlines() if line.startswith("RestartPreventExit"))
+    assert str(EXIT_CORRUPT) in prevent.split("=", 1)[1].split()

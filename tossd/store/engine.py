@@ -13,8 +13,10 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from tossd.errors import StoreError
+from tossd.errors import StoreCorrupt, StoreError
 
+#: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
+CORRUPT_CODES = frozenset({11, 26})
 # Execution option naming the statement our `begin` listener emits on SQLite.
 BEGIN_OPTION = "tossd_sqlite_begin"
 
@@ -116,4 +118,11 @@ def store_errors(action: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        error = StoreCorrupt if is_corrupt(exc) else StoreError
+        raise error(f"could not {action}: {describe_error(exc)}") from exc
+
+
+def is_corrupt(exc: SQLAlchemyError) -> bool:
+    """SQLite said the file is damaged: no retry and no restart will help."""
+    code = getattr(exc.orig, "sqlite_errorcode", None) if isinstance(exc, DBAPIError) else None
+    return isinstance(code, int) and code & 0xFF in CORRUPT_CODES
