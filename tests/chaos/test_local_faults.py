@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +19,7 @@ from aiohttp import web
 from chaos_daemon import OPEN_DELIVERIES, daemon_config, fill, remount
 from chaos_traffic import LivelyFactory, Receiver, expected_keys, live_extensions
 from support.cli import DaemonProcess, Spawn
+from support.lag import loop_lag
 from support.net import free_port
 from support.receivers import serve_json
 from support.store import db_count, open_store
@@ -25,6 +27,8 @@ from support.wait import wait_until
 from test_resources import FIRST_POLL, Mount
 
 from tossd.cli.main import EXIT_CORRUPT
+from tossd.config.load import load_config
+from tossd.daemon.lifecycle import Daemon
 from tossd.sandbox.world import World
 
 SENT = "SELECT count(*) FROM deliveries WHERE state = 'sent'"
@@ -197,3 +201,49 @@ async def test_a_damaged_database_exits_with_a_code_the_unit_does_not_restart(
     unit = (Path(__file__).parents[2] / "systemd" / "tossd.service").read_text()
     prevent = next(line for line in unit.splitlines() if line.startswith("RestartPreventExit"))
     assert str(EXIT_CORRUPT) in prevent.split("=", 1)[1].split()
+
+
+LOCKER = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)
+connection.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_database_locked_by_another_process_never_blocks_the_event_loop(
+    lively: LivelyFactory, tmp_path: Path, api_key: str
+) -> None:
+    """The daemon in this process, so its own loop's lag is measured: while another process
+    holds the write lock for 15 s, no store call may stop the loop for a second."""
+    running, world, clock, _ = await lively(activity_every=1.0)
+    db = tmp_path / "state" / "tossd.db"
+    async with serve_json(Receiver()) as receiver:
+        path = daemon_config(tmp_path, running.url, api_key, [receiver.url()])
+        stop = asyncio.Event()
+        daemon = asyncio.create_task(Daemon(load_config(path, {})).run(stop))
+        try:
+            await wait_until(lambda: db_count(db, FIRST_POLL) > 0, timeout=60)
+            async with loop_lag() as lags:
+                locker = await asyncio.create_subprocess_exec(
+                    sys.executable, "-c", LOCKER, str(db), "15", stdout=asyncio.subprocess.PIPE
+                )
+                assert locker.stdout is not None
+                assert await locker.stdout.readline() == b"locked\n"
+                assert await locker.wait() == 0
+            clock.freeze()  # no more activity: what happened must now all arrive
+            await wait_until(
+                lambda: set(receiver.keys()) >= expected_keys(world),
+                timeout=60,
+                what="every event once the lock was let go",
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(daemon, 30)
+
+    assert max(lags) < 1.0
+    assert max(receiver.keys().values()) == 1

@@ -19,7 +19,7 @@ from tossd.domain import (
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
 from tossd.store.audio import AudioRecords
-from tossd.store.engine import create_engine, is_sqlite, sqlite_path
+from tossd.store.engine import BUSY_TIMEOUT_MS, create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
     ensure_private_dir,
@@ -98,7 +98,14 @@ class Store(AudioRecords, Closable):
         return cls(create_engine(url), audio_dir=audio_dir)
 
     @classmethod
-    def open(cls, url: str, *, audio_dir: Path, migrate_in_child: bool = False) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        audio_dir: Path,
+        migrate_in_child: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
         The database file (and its -wal, -shm) is 0600; its directory is created 0700 when
@@ -125,7 +132,7 @@ class Store(AudioRecords, Closable):
             make_private(db_file)
         ensure_private_dir(audio_dir)
         remove_orphan_temps(audio_dir)
-        return cls(create_engine(url), audio_dir=audio_dir)
+        return cls(create_engine(url, busy_timeout_ms=busy_timeout_ms), audio_dir=audio_dir)
 
     def close(self) -> None:
         self._engine.dispose()
