@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sys
 import time
 import urllib.error
@@ -247,3 +249,27 @@ async def test_a_database_locked_by_another_process_never_blocks_the_event_loop(
 
     assert max(lags) < 1.0
     assert max(receiver.keys().values()) == 1
+
+
+@pytest.mark.timeout(90)
+async def test_sighup_neither_ends_the_daemon_nor_interrupts_a_delivery(
+    lively: LivelyFactory, spawn: Spawn, tmp_path: Path, api_key: str
+) -> None:
+    running, world, _, _ = await lively(activity_every=3600)
+    db = tmp_path / "state" / "tossd.db"
+    async with serve_json(Receiver(delay_s=2.0)) as receiver:  # a send in flight for 2 s
+        config = daemon_config(tmp_path, running.url, api_key, [receiver.url()])
+        daemon = await spawn(tmp_path / "run.log", "run", "-c", str(config))
+        await wait_until(lambda: db_count(db, FIRST_POLL) > 0, timeout=60, alive=daemon)
+        send_texts(world, 1)
+        await wait_until(lambda: receiver.in_flight > 0, timeout=30, alive=daemon)
+        os.kill(daemon.pid, signal.SIGHUP)
+        await wait_until(
+            lambda: db_count(db, SENT) == 1, timeout=30, what="the send recorded", alive=daemon
+        )
+        alive_after = daemon.returncode
+        code, _ = await daemon.terminate(timeout=30)
+
+    assert alive_after is None
+    assert code == 0
+    assert len(receiver.posts) == 1
