@@ -5,9 +5,11 @@ tmpfs, `rm`, a second process holding the write lock, garbage bytes), never a mo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 import urllib.error
@@ -30,6 +32,7 @@ from test_resources import FIRST_POLL, Mount
 
 from tossd.cli.main import EXIT_CORRUPT
 from tossd.config.load import load_config
+from tossd.daemon.connections import CONNECTION_DEADLINE_S, MAX_CONNECTIONS
 from tossd.daemon.lifecycle import Daemon
 from tossd.sandbox.world import World
 
@@ -273,3 +276,61 @@ async def test_sighup_neither_ends_the_daemon_nor_interrupts_a_delivery(
     assert alive_after is None
     assert code == 0
     assert len(receiver.posts) == 1
+
+
+def slow_clients(port: int, n: int) -> list[socket.socket]:
+    """`n` connections that each send the start of a request and never finish its headers."""
+    clients = []
+    for _ in range(n):
+        client = socket.create_connection(("127.0.0.1", port), timeout=5)
+        with contextlib.suppress(OSError):  # refused at once once the server is full
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: tossd\r\nX-Slow: a")
+        clients.append(client)
+    return clients
+
+
+def closed_by_server(client: socket.socket) -> bool:
+    client.settimeout(0.2)
+    try:
+        return client.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:  # reset: closed too
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_slow_health_clients_cannot_exhaust_the_daemons_descriptors(
+    lively: LivelyFactory, spawn: Spawn, tmp_path: Path, api_key: str
+) -> None:
+    running, world, _, _ = await lively(activity_every=3600)
+    db = tmp_path / "state" / "tossd.db"
+    port = free_port()
+    async with serve_json(Receiver()) as receiver, serve_json(Receiver()) as alerts:
+        config = daemon_config(tmp_path, running.url, api_key, [receiver.url()])
+        with_health_and_alerts(config, port, alerts.url())
+        daemon = await spawn(tmp_path / "run.log", "run", "-c", str(config))
+        await wait_until(lambda: db_count(db, FIRST_POLL) > 0, timeout=60, alive=daemon)
+        assert (await healthz(port))[0] == 200
+        fds = Path(f"/proc/{daemon.pid}/fd")
+        before = len(list(fds.iterdir()))
+
+        clients = await asyncio.to_thread(slow_clients, port, 300)
+        await asyncio.sleep(1)
+        during = len(list(fds.iterdir()))
+        send_texts(world, 1)  # the daemon still polls, stores and sends meanwhile
+        await wait_until(lambda: len(receiver.posts) == 1, timeout=30, alive=daemon)
+        await asyncio.sleep(CONNECTION_DEADLINE_S + 1)
+        cut = sum(await asyncio.to_thread(lambda: [closed_by_server(c) for c in clients]))
+        for client in clients:
+            client.close()
+        await asyncio.sleep(0.5)
+        status, _ = await healthz(port)
+        code, _ = await daemon.terminate(timeout=30)
+
+    assert during <= before + MAX_CONNECTIONS + 2
+    assert cut == len(clients)  # refused at once, or cut at the deadline
+    assert status == 200
+    assert code == 0
+    assert logged(daemon, "health.connections_full") == 1
