@@ -543,3 +543,31 @@ def test_the_recording_sentence_tells_local_faults_and_junk_from_provider_faults
 
     assert says in str(sentence)
     assert bool(attached) == ("attached (" in str(sentence))
+
+
+async def test_a_burst_above_max_per_cycle_is_one_digest_not_a_flood(
+    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+) -> None:
+    world = sandbox.sandbox.world
+    did = world.extensions[first_active(world, now)]["did"]
+    for n in range(120):
+        world.add_sms(did=did, timestamp=now - 200 + n, peer=f"+1555020{n:04d}", message="spam")
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "texts", "events": ["sms"], "notify": [json_receiver.url()]}],
+    )
+    burst = config.model_copy(
+        update={"delivery": config.delivery.model_copy(update={"max_per_cycle": 50})}
+    )
+
+    _, report = await poll_once(burst)
+
+    assert report.sent == 120  # every row is told, and marked sent...
+    assert len(json_receiver.posts) == 1  # ...by one message
+    digest = json_receiver.payloads[0]
+    assert digest["title"] == "tossd: 120 events at once (120 texts)"
+    assert "120 events at once on route texts (120 texts)" in digest["message"]
+    assert "… and 90 more" in digest["message"]
+    assert digest["message"].count("Text message from") == 30

@@ -19,7 +19,7 @@ from tossd.config.routes import DeliveryConfig
 from tossd.domain import DeliveryKind, DrainReport, KnownExtension, Notice, StoredEvent
 from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone
-from tossd.notify.batches import Batch, batches_by_lane
+from tossd.notify.batches import DUE_PER_CYCLE, Batch, batches_by_lane
 from tossd.notify.breaker import Breaker
 from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
@@ -115,7 +115,7 @@ class Deliverer:
         now = self._now()
         due = [
             row
-            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S)
+            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, limit=DUE_PER_CYCLE)
             if (row.next_attempt_at <= now or not self._plausible(row, now))
             and (only is None or row.id in only)
             and row.id not in self._in_flight
@@ -123,7 +123,7 @@ class Deliverer:
         if not due:
             return []
         events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
-        lanes, orphans = batches_by_lane(due, self._routes)
+        lanes, orphans = batches_by_lane(due, self._routes, self._config.max_per_cycle)
         self._orphan(orphans, now)
         chosen: list[tuple[Lane, bool, Batch]] = []
         for url, batches in lanes.items():
@@ -221,7 +221,7 @@ class Deliverer:
             return
         config = self._config
         limits = AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
-        if rows[0].held_until is not None:
+        if batch.digest:
             items = [
                 (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
                 for r in rows

@@ -26,6 +26,8 @@ NUMBER_LEN = 40
 SMS_LEN = 1600
 PREVIEW_LEN = 80
 STATUS_LEN = 24
+#: Events listed in a digest; the rest are counted ("… and 382 more").
+DIGEST_LINES = 30
 ERROR_LEN = 200
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -148,8 +150,10 @@ def render_digest(
     kind: TargetKind,
     tz: tzinfo,
     held_until_text: str | None,
+    burst: bool = False,
 ) -> tuple[str, str]:
-    """One message for the events a route held during quiet hours, oldest first."""
+    """One message for the events a route held during quiet hours (or a `burst`), oldest
+    first; only the first DIGEST_LINES are listed, so its size never follows the count."""
     ordered = sorted(items, key=lambda item: (item[0].occurred_at, item[0].id))
     counts = Counter(event.kind for event, _ in ordered)
     context = {
@@ -160,10 +164,12 @@ def render_digest(
             _count(counts[k], one, many) for k, (_, one, many) in _WORDS.items() if counts[k]
         ),
         "held_until": held_until_text or "",
+        "burst": burst,
         "events": [
             event_context(event, extension, kind=kind, tz=tz, audio_note=None)
-            for event, extension in ordered
+            for event, extension in ordered[:DIGEST_LINES]
         ],
+        "more": max(0, len(ordered) - DIGEST_LINES),
     }
     return _render_pair("digest", context, kind)
 
