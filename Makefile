@@ -47,6 +47,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/poll.py
 	$(BIN)/python bench/poll_latency.py
 	$(BIN)/python bench/deliver.py
+	$(BIN)/python bench/isolation.py
 	$(BIN)/python bench/footprint.py
 
 clean:

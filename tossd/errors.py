@@ -16,6 +16,7 @@
     │       └── ApiMissingParameter  ... it wants a parameter tossd left out (e.g. account-wide)
     ├── StoreError                   the event store could not do its job
     │   └── StoreCorrupt             the database file is damaged (the CLI exits 65)
+    ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
     └── TemplateRenderError          a route's template failed; the default one was used
 
 Each class's docstring is its default message. Messages never carry the API key.
@@ -37,6 +38,10 @@ class TossdError(Exception):
 
 class ConfigError(TossdError):
     """The configuration is invalid."""
+
+
+class ListenError(TossdError):
+    """The health endpoint could not listen on its address."""
 
 
 class ApiError(TossdError):

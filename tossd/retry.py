@@ -45,13 +45,14 @@ class RetryPolicy:
         too_old = self.max_age_s is not None and age_s >= self.max_age_s
         return failures >= self.max_attempts or too_old
 
+    def due_now(self, failures: int, due_at: float, now: float, slack_s: float) -> bool:
+        """Is a retry (after `failures` failures) due at `due_at` to be sent now: its time
+        came, or it is further ahead than any retry is scheduled, so the clock was set back
+        since (its time was read off a clock that was ahead)."""
+        return due_at <= now or due_at - now > self.step(failures) + slack_s
+
     def next_attempt(self, *, failures: int, created_at: int, now: int, rand: float) -> int | None:
         """When to try again (Unix seconds, at least 1 s from `now`), or None: give up."""
         if self.gives_up(failures, now - created_at):
             return None
         return now + max(1, int(self.delay(failures, rand)))
-
-    def plausible(self, next_attempt_at: int, *, failures: int, now: int, slack_s: int) -> bool:
-        """Could a retry after `failures` failures really be scheduled at `next_attempt_at`?
-        If not, the clock was set back since (the time was read off a clock that was ahead)."""
-        return bool(next_attempt_at - now <= self.step(failures) + slack_s)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from support.receivers import JsonReceiver, SmtpServer, serve_json, serve_smtp
+from support.receivers import Blackhole, JsonReceiver, SmtpServer, serve_json, serve_smtp
 from support.store import open_store, sqlite_url
 
 from tossd.sandbox.server import RunningSandbox
@@ -41,6 +41,14 @@ def world(sandbox: RunningSandbox) -> World:
 async def smtp_server() -> AsyncIterator[SmtpServer]:
     async with serve_smtp() as server:
         yield server
+
+
+@pytest.fixture
+async def blackhole() -> AsyncIterator[Blackhole]:
+    """A TCP server that accepts and never answers; `await blackhole.start()` gives its port."""
+    hole = Blackhole()
+    yield hole
+    await hole.stop()
 
 
 @pytest.fixture

@@ -30,11 +30,13 @@ def config_with(tmp_path: Path, *, key: str | None = "k-123456", **route: Any) -
     ("route", "key", "named"),
     [
         # A typo'd Apprise scheme: no service uses it.
-        ({"notify": ["slak://T000/B000/XXXX"]}, "k-123456", "route[0].notify[0]"),
+        ({"notify": ["slak://T000/B000/XXXX"]}, "k-123456", 'route "ops".notify[0]'),
+        # ... and the error names the scheme, with the closest one Apprise knows.
+        ({"notify": ["slak://T000/B000/XXXX"]}, "k-123456", "scheme slak:// (did you mean slack"),
         # mailto:// without an address: Apprise cannot load it.
-        ({"notify": ["mailto://"]}, "k-123456", "route[0].notify[0]"),
+        ({"notify": ["mailto://"]}, "k-123456", 'route "ops".notify[0]'),
         # A template that does not compile.
-        ({"title_template": "{{ caller "}, "k-123456", "route[0].title_template"),
+        ({"title_template": "{{ caller "}, "k-123456", 'route "ops".title_template'),
         # No key anywhere: run cannot poll.
         ({}, None, "api.key"),
     ],

@@ -18,6 +18,7 @@ from support.store import db_count, open_store
 from tossd.domain import ACCOUNT, EventKind, Stream
 from tossd.sandbox.server import Faults, RunningSandbox
 from tossd.sandbox.world import World
+from tossd.store.revision import HEAD_REVISION
 from tossd.store.store import Store
 
 ANNOUNCED = "SELECT count(*) FROM events WHERE announce"
@@ -156,7 +157,7 @@ async def test_db_upgrade_creates_a_private_database(
     config = write_config("http://127.0.0.1:9/apihttp.php")
     code, out, err = await run_tossd("db", "upgrade", "-c", str(config))
     assert code == 0, err
-    assert "up to date" in out
+    assert out == f"created the database at schema {HEAD_REVISION}\n"
     db = tmp_path / "state" / "tossd.db"
     assert db.stat().st_mode & 0o777 == 0o600
     with open_store(db) as store:

@@ -31,7 +31,7 @@ from tossd.daemon.health import (
 from tossd.daemon.http import HealthServer, serve_health
 from tossd.daemon.metrics import Metrics
 from tossd.domain import EventKind, KnownExtension, ListedExtension, NewEvent, Stream, StreamReport
-from tossd.errors import ConfigError
+from tossd.errors import ListenError
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import PlannedDelivery, PollState
 from tossd.store.store import Store
@@ -306,10 +306,10 @@ async def test_without_metrics_only_healthz_is_served(
             assert r.status == 404
 
 
-async def test_an_address_in_use_is_a_config_error(facts: StoreFacts, server: HealthServer) -> None:
+async def test_an_address_in_use_is_a_listen_error(facts: StoreFacts, server: HealthServer) -> None:
     check = HealthCheck(facts, {"sms": INTERVAL})
     taken = server.url.removeprefix("http://")
-    with pytest.raises(ConfigError, match=r"health\.listen: cannot listen on"):
+    with pytest.raises(ListenError, match=r"health\.listen: cannot listen on"):
         async with serve_health(taken, check.report):
             pass
 

@@ -64,7 +64,7 @@ async def test_run_speaks_sd_notify_and_serves_health_and_metrics(
         await proc.stderr.read()
     assert code == 0
     assert ready and status and watchdog and stopping
-    assert healthz.status_code == 200 and healthz.json()["ok"] is True
+    assert healthz.status_code == 200 and healthz.json()["ok"] is True, healthz.text
     names = {family.name for family in text_string_to_metric_families(metrics.text)}
     assert {"tossd_polls", "tossd_api_requests", "tossd_deliveries", "tossd_ledger_depth"} <= names
 

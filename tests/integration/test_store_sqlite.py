@@ -424,14 +424,34 @@ def test_a_failed_migration_in_a_child_is_a_store_error(tmp_path: Path) -> None:
 
 
 def test_the_facts_columns_are_columns_of_the_tables() -> None:
-    """`StoreFacts` names its columns with Core (no ORM for `tossd health`): none may drift."""
+    """`StoreFacts` names its columns in plain SQL (no ORM for `tossd health`): none may drift."""
     from tossd.store import ledger_stats
 
-    for light in (
-        ledger_stats.EXTENSIONS,
-        ledger_stats.EVENTS,
-        ledger_stats.DELIVERIES,
-        ledger_stats.POLL_STATE,
-    ):
-        table = metadata.tables[light.name]
-        assert {c.name for c in light.columns} <= {c.name for c in table.columns}, light.name
+    for name, columns in ledger_stats.COLUMNS.items():
+        table = metadata.tables[name]
+        assert set(columns) <= {c.name for c in table.columns}, name
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        # Three slashes: a path relative to the working directory; four: absolute.
+        ("sqlite:///state/tossd.db", Path("state/tossd.db")),
+        ("sqlite:////var/lib/tossd/tossd.db", Path("/var/lib/tossd/tossd.db")),
+        # A driver name and query options change nothing about the file.
+        ("sqlite+pysqlite:////tmp/a%20b.db?timeout=5", Path("/tmp/a b.db")),
+        # No file: in memory, a file: URI, another database.
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file:x?mode=memory&uri=true", None),
+        ("postgresql+psycopg://u:p@localhost/tossd", None),
+    ],
+)
+def test_sqlite_file_reads_urls_as_sqlalchemy_does(url: str, expected: Path | None) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tossd.store.sqlite_reader import sqlite_file
+
+    assert sqlite_file(url) == expected
+    if expected is not None:  # the same file SQLAlchemy's own parser names
+        assert Path(make_url(url).database or "") == expected

@@ -66,6 +66,7 @@ def test_verify_prints_nothing(tmp_path: Path) -> None:
     # once installed: check a copy that starts this interpreter's tossd instead.
     text = UNIT.read_text()
     assert "ExecStart=/usr/local/bin/tossd run\n" in text
+    assert "ExecReload=/bin/kill -HUP $MAINPID\n" in text  # `systemctl reload`: SIGHUP
     copy = tmp_path / "tossd.service"
     copy.write_text(
         text.replace("ExecStart=/usr/local/bin/tossd", f"ExecStart={sys.executable} -m tossd")

@@ -266,6 +266,41 @@ def test_the_watchdog_restarts_a_stopped_daemon(machine: Machine) -> None:
         machine.run("systemctl", "daemon-reload")
 
 
+def test_reload_takes_up_the_config_without_a_restart(machine: Machine) -> None:
+    """`systemctl reload` (ExecReload=, SIGHUP) re-reads the config in the same process; a
+    config that no longer validates is refused and the running one kept."""
+    config = machine.tree / "etc/tossd/tossd.toml"
+    before = machine.show(UNIT, "MainPID", "ActiveState")
+    assert before["ActiveState"] == "active"
+    renamed = CONFIG.replace('name = "folder"', 'name = "folder-renamed"')
+    try:
+        cursor = machine.cursor()
+        config.write_text(renamed)
+        machine.run("systemctl", "reload", UNIT, timeout=60)
+        reloaded = wait_until(
+            "the reload to be logged",
+            lambda: [m for m in machine.messages(UNIT, cursor) if "config.reloaded" in m],
+            timeout=60,
+            diagnose=lambda: machine.diagnose(UNIT),
+        )
+        assert "folder-renamed" in reloaded[0]
+        cursor = machine.cursor()
+        config.write_text(BAD_CONFIG)
+        machine.run("systemctl", "reload", UNIT, timeout=60)
+        refused = wait_until(
+            "the bad config to be refused",
+            lambda: [m for m in machine.messages(UNIT, cursor) if "config.reload_failed" in m],
+            timeout=60,
+            diagnose=lambda: machine.diagnose(UNIT),
+        )
+        assert "poll.bogus_key" in refused[0]
+        after = machine.show(UNIT, "MainPID", "ActiveState")
+        assert after == before  # the same process, still running
+    finally:
+        config.write_text(CONFIG)
+        machine.run("systemctl", "reload", UNIT, timeout=60, check=False)
+
+
 def test_a_bad_config_exits_78_and_is_not_restarted(machine: Machine) -> None:
     config = machine.tree / "etc/tossd/tossd.toml"
     config.write_text(BAD_CONFIG)

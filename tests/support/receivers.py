@@ -81,10 +81,10 @@ class _Mailbox:
 
 
 @asynccontextmanager
-async def serve_smtp() -> AsyncIterator[SmtpServer]:
-    """An SMTP server on a free loopback port until the block ends."""
-    server = SmtpServer("127.0.0.1", 0, asyncio.get_running_loop())
-    controller = _AnyPortController(_Mailbox(server), hostname=server.host, port=0)
+async def serve_smtp(port: int = 0) -> AsyncIterator[SmtpServer]:
+    """An SMTP server on loopback until the block ends: on `port`, else a free one."""
+    server = SmtpServer("127.0.0.1", port, asyncio.get_running_loop())
+    controller = _AnyPortController(_Mailbox(server), hostname=server.host, port=port)
     # start() blocks until the server thread answers; keep it off this test's loop.
     await asyncio.to_thread(controller.start)
     server.port = controller.port
@@ -92,6 +92,35 @@ async def serve_smtp() -> AsyncIterator[SmtpServer]:
         yield server
     finally:
         await asyncio.to_thread(controller.stop)
+
+
+class Blackhole:
+    """Accepts connections and holds them open without a byte: the worst peer there is (an
+    SMTP server that never greets, an HTTP server that never answers)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._held: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        """Listen on a free loopback port; returns it."""
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _hold(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._held.append(writer)
+
+    async def stop(self) -> None:
+        """Close the listener and every held connection (again: a no-op)."""
+        if self._server is None:
+            return
+        server, self._server = self._server, None
+        server.close()
+        for writer in self._held:
+            writer.close()
+        await server.wait_closed()
 
 
 # -- Apprise json:// ----------------------------------------------------------------------------

@@ -178,42 +178,56 @@ def test_config_is_frozen() -> None:
 BAD_VALUES = [
     ('[api]\nurl = "ftp://example.com/"', "api.url: must be an http:// or https:// URL"),
     ('[api]\nurl = "not a url"', "api.url: must be an http:// or https:// URL"),
-    ('[api]\nformat = "xml"', "api.format: Input should be 'json' or 'php_serial'"),
+    ('[api]\nformat = "xml"', "api.format: must be one of 'json' or 'php_serial'"),
     ("[api]\ntimeout_s = 0", "api.timeout_s: Input should be greater than 0"),
     ("[api]\ntimeout_s = inf", "api.timeout_s: Input should be a finite number"),
-    ('[api]\ntimeout_s = "30"', "api.timeout_s: Input should be a valid number"),
+    ('[api]\ntimeout_s = "30"', "api.timeout_s: must be a number"),
     (
         "[api]\nmax_concurrency = 0",
         "api.max_concurrency: Input should be greater than or equal to 1",
     ),
-    ("[api]\nmax_concurrency = 2.5", "api.max_concurrency: Input should be a valid integer"),
+    ("[api]\nmax_concurrency = 2.5", "api.max_concurrency: must be an integer"),
     ("[api]\nmax_requests_per_s = -1", "api.max_requests_per_s: Input should be greater than 0"),
     ("[api]\nretries = -1", "api.retries: Input should be greater than or equal to 0"),
-    ("[api]\nretries = true", "api.retries: Input should be a valid integer"),
+    ("[api]\nretries = true", "api.retries: must be an integer"),
     ("[api]\nbackoff_s = 0", "api.backoff_s: Input should be greater than 0"),
     ('[api]\nkey = ""', "api.key: must not be empty"),
-    ("[api]\nkey = 123", "api.key: Input should be a valid string"),
+    ("[api]\nkey = 123", "api.key: must be a string (in quotes)"),
     ('[api]\nkey_file = ""', "api.key_file: must not be empty"),
     ("[api]\ncolour = 1", "api.colour: unknown key"),
+    # A typo gets the closest key.
+    (
+        "[api]\nmax_concurency = 1",
+        "api.max_concurency: unknown key (did you mean max_concurrency?)",
+    ),
+    # TOML has arrays, not tuples; one bad item is one error, not also "at least 1 item".
+    (
+        '[[route]]\nevents = "sms"\nnotify = ["json://h"]',
+        'route "route-1".events: must be an array',
+    ),
+    (
+        '[[route]]\nname = "office"\nevents = ["smss"]\nnotify = ["json://h"]',
+        'route "office".events[0]: must be one of',
+    ),
     ('[store]\nurl = "tossd.db"', "store.url: must be a database URL"),
     ("[poll]\ninterval_s = 0", "poll.interval_s: Input should be greater than 0"),
     ("[poll]\njitter_s = -1", "poll.jitter_s: Input should be greater than or equal to 0"),
     ("[poll]\nextensions_interval_s = 0", "poll.extensions_interval_s: Input should be greater"),
     ("[poll]\noverlap_s = -1", "poll.overlap_s: Input should be greater than or equal to 0"),
-    ("[poll]\ninitial_window_s = 1.5", "poll.initial_window_s: Input should be a valid integer"),
-    ('[poll]\nstreams = ["fax"]', "poll.streams[0]: Input should be 'calls', 'voicemail' or 'sms'"),
+    ("[poll]\ninitial_window_s = 1.5", "poll.initial_window_s: must be an integer"),
+    ('[poll]\nstreams = ["fax"]', "poll.streams[0]: must be one of 'calls', 'voicemail' or 'sms'"),
     ('[poll]\nstreams = ["sms", "calls", "sms"]', "poll.streams: listed more than once: sms"),
     ("[poll]\nstreams = []", "poll.streams: list at least one of calls, voicemail, sms"),
     ("[poll]\ncalls_interval_s = 0", "poll.calls_interval_s: Input should be greater than 0"),
     ("[poll]\nvoicemail_interval_s = -1", "poll.voicemail_interval_s: Input should be greater"),
-    ('[poll]\nsms_interval_s = "5"', "poll.sms_interval_s: Input should be a valid number"),
+    ('[poll]\nsms_interval_s = "5"', "poll.sms_interval_s: must be a number"),
     ("[poll]\nbogus = 1", "poll.bogus: unknown key"),
-    ('[log]\nlevel = "INFO"', "log.level: Input should be 'debug', 'info', 'warning' or 'error'"),
-    ('[log]\nformat = "xml"', "log.format: Input should be 'auto', 'json' or 'console'"),
+    ('[log]\nlevel = "INFO"', "log.level: must be one of 'debug', 'info', 'warning' or 'error'"),
+    ('[log]\nformat = "xml"', "log.format: must be one of 'auto', 'json' or 'console'"),
     ('state_dir = ""', "state_dir: must not be empty"),
     ("state_dir = 5", "state_dir: Input is not a valid path"),
     ("[nope]\nx = 1", "nope: unknown key"),
-    ("api = 5", "api: Input should be a valid dictionary"),
+    ("api = 5", "api: must be a table"),
 ]
 
 
@@ -570,3 +584,22 @@ def test_dumps_special_floats_and_none() -> None:
     assert "c" not in parsed
     assert "# c: not set" in text
     assert math.isnan(tomllib.loads(dumps({"n": math.nan}))["n"])
+
+
+# --- route names -------------------------------------------------------------------------------
+
+ROUTE = '[[route]]\nevents = ["sms"]\nnotify = ["json://127.0.0.1:9/hook"]\n'
+
+
+def test_unnamed_routes_are_named_by_their_place(write_config: Callable[[str], Path]) -> None:
+    named = ROUTE.replace("[[route]]\n", '[[route]]\nname = "office"\n')
+    config = load_config(write_config(ROUTE + named + ROUTE), {})
+    assert [route.name for route in config.route] == ["route-1", "office", "route-3"]
+
+
+def test_route_names_stay_unique(write_config: Callable[[str], Path]) -> None:
+    clash = ROUTE + ROUTE.replace("[[route]]\n", '[[route]]\nname = "route-1"\n')
+    error = load_error(write_config(clash))
+    assert "route: route name 'route-1' is used twice (an unnamed route is called route-N" in str(
+        error
+    )

@@ -10,6 +10,8 @@ from tossd.api.options import ApiOptions
 from tossd.config.routes import DeliveryConfig
 from tossd.retry import RetryPolicy
 
+NOW = 1_800_000_000
+
 API = ApiOptions(backoff_s=0.5).retry_policy
 DELIVERY = DeliveryConfig(backoff_s=30.0, max_backoff_s=3600.0, max_attempts=12).retry_policy
 
@@ -89,3 +91,24 @@ def test_randomised_waits_stay_within_half_and_whole_step() -> None:
         assert at is not None
         step = DELIVERY.step(failures)
         assert now + max(1, int(step / 2)) <= at <= now + step
+
+
+@pytest.mark.parametrize(
+    ("failures", "due_at", "expected"),
+    [
+        # Its time has come.
+        (1, NOW, True),
+        (1, NOW - 5, True),
+        # Due later, within what the n-th retry waits (30 s after the first failure): wait.
+        (1, NOW + 30, False),
+        # Within the slack past it: still a believable schedule.
+        (1, NOW + 30 + 60, False),
+        # Further ahead than any retry is scheduled: the clock went back since; send now.
+        (1, NOW + 30 + 61, True),
+        # The third retry waits up to 120 s: the same distance is believable then.
+        (3, NOW + 91, False),
+    ],
+)
+def test_due_now(failures: int, due_at: int, expected: bool) -> None:
+    policy = RetryPolicy(base_s=30.0, max_s=3600.0, max_attempts=12, jitter=0.5)
+    assert policy.due_now(failures, due_at, NOW, slack_s=60) is expected

@@ -58,10 +58,10 @@ def test_the_identity_of_a_target(notify: list[Any], expected: list[str]) -> Non
             [{"name": "x", "url": HOOK}, {"name": "x", "url": MAIL}],
             "notify: target name 'x' is used twice in this route",
         ),
-        ([{"name": "x"}], "notify[0].url: Field required"),
+        ([{"name": "x"}], "notify[0].url: required, but not set"),
         ([{"name": "x", "url": HOOK, "tags": []}], "notify[0].tags: unknown key"),
         ([{"name": "", "url": HOOK}], "notify[0].name: String should have at least 1 character"),
-        ([42], "notify[0]: Input should be a valid string"),
+        ([42], "notify[0]: must be a string (in quotes)"),
     ],
 )
 def test_a_bad_notify_entry_names_its_key(notify: list[Any], problem: str) -> None:

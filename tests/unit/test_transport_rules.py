@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from support.clock import ManualClock
 
+from tossd.api.budget import RequestBudget
 from tossd.api.client import MAX_PAGES, Client
 from tossd.api.refusals import mentions_key, refusal
-from tossd.api.transport import RequestBudget
 from tossd.errors import (
     ApiKeyRejected,
     ApiMalformedReply,

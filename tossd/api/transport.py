@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import structlog
 
+from tossd.api.budget import RequestBudget, Sleep
 from tossd.api.envelope import Format, decode_envelope
 from tossd.api.options import ApiOptions
 from tossd.api.refusals import refusal
@@ -27,51 +27,12 @@ from tossd.errors import (
     ApiTimeout,
     ApiUnavailable,
 )
+from tossd.text.masking import mask_password
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 #: Called after each request with the method and the error class name (None on success).
 RequestHook = Callable[[str, str | None], None]
-
-
-class RequestBudget:
-    """A token bucket shared by every caller: requests at most `rate` per second, never bursts.
-
-    The bucket holds one token: requests start at least `1 / rate` apart, so no second ever
-    sees more than `rate` of them, retries included (they acquire like any request). A bucket
-    of `rate` tokens would let a client that was quiet send twice its budget in one second,
-    which a provider counting per second refuses. Waiters queue on one lock, in order.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self._rate = rate
-        self._capacity = 1.0
-        self._tokens = self._capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._updated = clock()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            now = self._clock()
-            self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-            self._updated = now
-            if self._tokens < 1.0:
-                wait = (1.0 - self._tokens) / self._rate
-                await self._sleep(wait)
-                # Credit exactly the token we waited for: re-reading the clock could land a
-                # hair short in floating point and spin. Extra time is refilled next call.
-                self._updated = now + wait
-                self._tokens = 1.0
-            self._tokens -= 1.0
 
 
 class Transport:
@@ -91,6 +52,8 @@ class Transport:
         on_request: RequestHook | None = None,
     ) -> None:
         self.url = options.url
+        # Errors name the server (a password in the URL masked, the query left off).
+        self._shown_url = mask_password(options.url).partition("?")[0]
         self._on_request = on_request
         self._key = key
         self.fmt: Format = options.format
@@ -163,21 +126,22 @@ class Transport:
         try:
             response = await pool.http.post(self.url, data=dict(form))
         except httpx.TimeoutException as exc:
-            raise ApiTimeout(f"{method}: no answer from {self.url} in time") from exc
+            raise ApiTimeout(f"{method}: no answer from {self._shown_url} in time") from exc
         except httpx.HTTPError as exc:
             reason = self._redact(str(exc) or type(exc).__name__)
-            raise ApiConnectError(f"{method}: {reason}") from exc
+            raise ApiConnectError(f"{method}: {self._shown_url}: {reason}") from exc
         finally:
             pool.in_flight -= 1
         if response.status_code >= 500:
             raise ApiServerError(
-                f"{method}: HTTP {response.status_code}", status_code=response.status_code
+                f"{method}: HTTP {response.status_code} from {self._shown_url}",
+                status_code=response.status_code,
             )
         if response.status_code == 429:
             raise ApiRateLimited(f"{method}: HTTP 429 from {self.url}")
         if response.status_code != 200:
             raise ApiHttpError(
-                f"{method}: HTTP {response.status_code} from {self.url}",
+                f"{method}: HTTP {response.status_code} from {self._shown_url}",
                 status_code=response.status_code,
             )
         return response.content

@@ -12,9 +12,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     wherever `tossd run` would, with the same message."""
     from tossd.config.render import render_effective
     from tossd.daemon.startup import check_startup
+    from tossd.notify.apprise.kinds import shown_url
 
     config = load(args)
-    print(render_effective(config), end="")
+    print(render_effective(config, shown_url), end="")
     routes, checked = check_startup(config)
     if args.online:
         import asyncio

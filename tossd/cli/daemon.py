@@ -12,9 +12,11 @@ from tossd.errors import ApiKeyRejected, ApiUnavailable
 def cmd_run(args: argparse.Namespace) -> int:
     import asyncio
 
+    from tossd.cli.startup import load_rereadable, use_logging
     from tossd.daemon.lifecycle import run_daemon
 
-    asyncio.run(run_daemon(load(args)))
+    config, reread = load_rereadable(args)
+    asyncio.run(run_daemon(config, reread, use_logging))
     return 0
 
 
@@ -46,9 +48,7 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from tossd.daemon.database import open_store
+    from tossd.daemon.database import upgrade_store
 
-    config = load(args)
-    open_store(config).close()
-    print("database schema is up to date")
+    print(upgrade_store(load(args)))
     return 0

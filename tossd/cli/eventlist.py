@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from tossd.domain import EventKind, StoredEvent
+from wcwidth import wcswidth
+
+from tossd.domain import EventKind, KnownExtension, StoredEvent
 from tossd.text.untrusted import one_line
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -59,18 +61,49 @@ def _who(name: object, number: object) -> str:
 def render_table(
     events: Iterable[StoredEvent], numbers: Mapping[int, str], tz: tzinfo | None = None
 ) -> str:
+    """Aligned columns, by the cells' width on a terminal (a CJK character takes two); each
+    time in `tz` (default UTC) with its abbreviation (`EST`, `CET`)."""
     rows = [("WHEN", "KIND", "NUMBER", "FROM", "DETAIL")]
     for event in events:
-        when = datetime.fromtimestamp(event.occurred_at, tz or UTC).strftime("%Y-%m-%d %H:%M:%S")
+        moment = datetime.fromtimestamp(event.occurred_at, tz or UTC)
         who, what = event_summary(event)
-        number = numbers.get(event.extensionid, str(event.extensionid))
-        rows.append((when, event.kind.value, number, who, what))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        number = one_line(numbers.get(event.extensionid, str(event.extensionid)), 32)
+        rows.append((moment.strftime("%Y-%m-%d %H:%M:%S %Z"), event.kind.value, number, who, what))
+    widths = [max(_width(row[i]) for row in rows) for i in range(4)]
     lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
+        "  ".join(_pad(cell, w) for cell, w in zip(row[:4], widths, strict=True)) + "  " + row[4]
         for row in rows
     ]
     return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _width(cell: str) -> int:
+    # -1 for a non-printable character: cells are one_line() text, but count safely anyway.
+    width = wcswidth(cell)
+    return width if width >= 0 else len(cell)
+
+
+def _pad(cell: str, width: int) -> str:
+    return cell + " " * (width - _width(cell))
+
+
+def matching_numbers(wanted: str, extensions: Iterable[KnownExtension]) -> list[int]:
+    """`--number`: the extension ids whose DID (digits compared, so `+1 (212) 555-0100`
+    finds 2125550100), alias (case aside) or extension id is `wanted`."""
+    text = wanted.strip()
+    digits = re.sub(r"\D", "", text)
+    found = []
+    for ext in extensions:
+        did = re.sub(r"\D", "", ext.did)
+        same_did = bool(digits) and bool(did) and (did == digits or _national(did, digits))
+        if same_did or ext.alias.casefold() == text.casefold() or str(ext.extensionid) == text:
+            found.append(ext.extensionid)
+    return found
+
+
+def _national(did: str, digits: str) -> bool:
+    """The same number with and without a country code (11 digits vs. the last 10)."""
+    return min(len(did), len(digits)) >= 10 and did[-10:] == digits[-10:]
 
 
 def render_json_lines(events: Iterable[StoredEvent]) -> str:

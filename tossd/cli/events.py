@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from tossd.cli.startup import load
 from tossd.errors import TossdError
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from tossd.config.model import Config
+    from tossd.store.store import Store
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -19,11 +26,42 @@ def cmd_events(args: argparse.Namespace) -> int:
         since = parse_since(args.since, now) if args.since else None
     except ValueError as exc:
         raise TossdError(str(exc)) from exc
+    tz = _zone_of(args.tz, config)
     store = open_existing_store(config)
     events, numbers = [], {}
     if store is not None:  # no database yet: nothing stored, and nothing is created
         with store:
-            events = store.list_events(kind=args.kind, since=since, limit=args.limit)
+            ids = _numbers_named(args.number, store) if args.number else None
+            events = store.list_events(
+                kind=args.kind, since=since, limit=args.limit, extensionids=ids
+            )
             numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
-    print(render_json_lines(events) if args.json else render_table(events, numbers), end="")
+    elif args.number:
+        raise TossdError(f"--number {args.number!r}: no number is known yet")
+    print(render_json_lines(events) if args.json else render_table(events, numbers, tz), end="")
     return 0
+
+
+def _zone_of(name: str | None, config: Config) -> tzinfo:
+    """--tz, else `[delivery] timezone` (what notifications say), else the host's zone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from tossd.text.zones import host_timezone, zone
+
+    if name is None:
+        return zone(config.delivery.timezone, host_timezone())
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TossdError(f"--tz {name!r}: unknown time zone (use an IANA name)") from None
+
+
+def _numbers_named(wanted: str, store: Store) -> list[int]:
+    from tossd.cli.eventlist import matching_numbers
+
+    known = store.all_extensions()
+    found = matching_numbers(wanted, known)
+    if not found:
+        listed = ", ".join(sorted(e.alias or e.did for e in known)[:10])
+        raise TossdError(f"--number {wanted!r}: no number has that DID, alias or id ({listed})")
+    return found

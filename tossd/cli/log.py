@@ -10,6 +10,8 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
+from tossd.text.masking import secret_pattern
+
 LogFormat = Literal["auto", "json", "console"]
 
 REDACTED = "***"
@@ -18,19 +20,18 @@ REDACTED = "***"
 class SecretRedactor:
     """A structlog processor that replaces every known secret inside any string it logs.
 
-    Secrets are registered once at start (the API key, Apprise URLs with tokens); the check
-    is a plain substring replace, so a secret embedded in an error message is caught too.
+    Secrets are registered at start (the API key, the secret parts of Apprise URLs). One of
+    8 characters or more is caught anywhere, even inside an error message; a shorter one only
+    as a whole word (`tossd.text.masking.secret_pattern`), so the sandbox's key "sandbox"
+    does not turn `sandbox.listening` into `***.listening`.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._pattern = secret_pattern(secrets)
 
     def redact(self, value: Any) -> Any:
         if isinstance(value, str):
-            for secret in self._secrets:
-                value = value.replace(secret, REDACTED)
-            return value
+            return value if self._pattern is None else self._pattern.sub(REDACTED, value)
         if isinstance(value, Mapping):
             return {k: self.redact(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
@@ -40,7 +41,7 @@ class SecretRedactor:
     def __call__(
         self, logger: object, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        if not self._secrets:
+        if self._pattern is None:
             return event_dict
         for key, value in event_dict.items():
             event_dict[key] = self.redact(value)

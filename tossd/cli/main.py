@@ -13,7 +13,14 @@ import threading
 from collections.abc import Callable, Sequence
 
 from tossd.cli.parser import build_parser
-from tossd.errors import ApiError, ApiKeyRejected, ConfigError, StoreCorrupt, TossdError
+from tossd.errors import (
+    ApiError,
+    ApiKeyRejected,
+    ConfigError,
+    ListenError,
+    StoreCorrupt,
+    TossdError,
+)
 
 #: sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops on it.
 EXIT_CONFIG = 78
@@ -53,6 +60,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         print(f"tossd: the database is damaged: {exc.message}", file=sys.stderr)
         print(f"tossd: {RECOVER}", file=sys.stderr)
         return EXIT_CORRUPT
+    except ListenError as exc:
+        # A port in use is a runtime failure: systemd restarts the service (not so on 78).
+        print(f"tossd: {exc.message}", file=sys.stderr)
+        return EXIT_API
     except TossdError as exc:
         print(f"tossd: {exc.message}", file=sys.stderr)
         return 1

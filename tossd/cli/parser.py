@@ -19,6 +19,17 @@ from tossd.cli.sandbox import cmd_demo, cmd_sandbox
 from tossd.domain import DeliveryState, EventKind
 
 
+def _positive(text: str) -> int:
+    """A count of 1 or more (`--limit`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
+
+
 def _add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-c",
@@ -30,11 +41,19 @@ def _add_config_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _sandbox_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("sandbox", help="serve the built-in imitation of the Tossable Digits API")
+    p = sub.add_parser(
+        "sandbox",
+        help="serve the built-in imitation of the Tossable Digits API",
+        description="Serve the built-in imitation of the Tossable Digits API. Point tossd at "
+        'it with [api] url = "http://HOST:PORT/apihttp.php" and key = "sandbox" (the default '
+        "--api-key); any other key is refused, as the real API refuses a wrong one.",
+    )
     _add_config_option(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8089, help="0 picks a free port")
-    p.add_argument("--api-key", default="sandbox", help="the key clients must send")
+    p.add_argument(
+        "--api-key", default="sandbox", help='the key clients must send (default: "sandbox")'
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the generated account")
     p.add_argument("--extensions", type=int, default=4, help="how many numbers the account has")
     p.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every reply")
@@ -76,7 +95,11 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_config_option(events)
     events.add_argument("--kind", choices=[k.value for k in EventKind])
     events.add_argument("--since", help="Unix seconds, ISO date/time, or 30m / 2h / 7d")
-    events.add_argument("--limit", type=int, help="only the newest N")
+    events.add_argument("--limit", type=_positive, help="only the newest N")
+    events.add_argument("--number", help="only this number: its DID, alias or extension id")
+    events.add_argument(
+        "--tz", help="time zone of the times shown (default: [delivery] timezone, else the host's)"
+    )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
     events.set_defaults(func=cmd_events)
 
@@ -86,7 +109,7 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for parser in (outbox, listing):
         _add_config_option(parser)
         parser.add_argument("--state", choices=[s.value for s in DeliveryState])
-        parser.add_argument("--limit", type=int, default=100)
+        parser.add_argument("--limit", type=_positive, default=100)
         parser.set_defaults(func=cmd_outbox_list)
     retry = outbox_sub.add_parser("retry", help="send every undelivered notification now")
     _add_config_option(retry)

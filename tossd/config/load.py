@@ -10,8 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tossd.config.environment import merged, settings_from_env
 from tossd.config.model import Config
 from tossd.config.problems import describe_errors
+from tossd.config.routes import route_names
 from tossd.errors import ConfigError
 
 SYSTEM_CONFIG_PATH = Path("/etc/tossd/tossd.toml")
@@ -34,13 +36,17 @@ def find_config_path(
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the TOML file at `path` (None: defaults only) against `env`."""
+    """Read and validate the TOML file at `path` (None: defaults only) with the settings of
+    `env` on top (`TOSSD_API__TIMEOUT_S=10`: see `tossd.config.environment`)."""
     env = os.environ if env is None else env
-    raw = _read_toml(path) if path is not None else {}
+    from_file = _read_toml(path) if path is not None else {}
+    from_env, origins = settings_from_env(env, Config)
+    raw = merged(from_file, from_env)
     try:
         return Config.model_validate(raw, context={"env": env})
     except ValidationError as exc:
-        problems = describe_errors(exc)
+        names = route_names(raw.get("route"))
+        problems = describe_errors(exc, model=Config, route_names=names, origins=origins)
     # Raised outside the `except` so no chained ValidationError (which quotes inputs,
     # secrets included) reaches a traceback.
     where = str(path) if path is not None else "the built-in defaults"

@@ -25,7 +25,12 @@ from tossd.api.options import ApiOptions
 from tossd.config.ops import AlertsConfig, HealthConfig, RetentionConfig
 from tossd.config.problems import problem
 from tossd.config.report import ReportConfig
-from tossd.config.routes import DeliveryConfig, RouteConfig, check_route_names
+from tossd.config.routes import (
+    DeliveryConfig,
+    RouteConfig,
+    check_route_names,
+    with_default_names,
+)
 from tossd.config.secrets import find_key
 from tossd.domain import Stream
 from tossd.errors import ConfigError
@@ -212,7 +217,7 @@ class Config(BaseModel):
     @field_validator("route", mode="before")
     @classmethod
     def _route_list(cls, value: Any) -> Any:
-        return tuple(value) if isinstance(value, list) else value
+        return with_default_names(value)
 
     @field_validator("route")
     @classmethod

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretBytes, SecretStr
 
+from tossd.config.routes import NamedTarget
 from tossd.errors import ConfigError
 from tossd.text.masking import SECRET_MASK as MASK
 from tossd.text.masking import mask_password
@@ -130,9 +131,16 @@ def _format_float(value: float) -> str:
     return repr(value)
 
 
-def render_effective(config: Config) -> str:
-    """The effective configuration as TOML, secrets shown as `********` (`tossd config check`)."""
+def render_effective(config: Config, shown_url: Callable[[str], str] | None = None) -> str:
+    """The effective configuration as TOML, secrets shown as `********` (`tossd config check`).
+
+    `shown_url` shows a notify URL with only its secrets masked (Apprise knows which parts
+    are); without it, each URL is masked whole."""
     data = _masked(config.model_dump(mode="python"))
+    if shown_url is not None:
+        for item, route in zip(data["route"], config.route, strict=True):
+            item["notify"] = [_shown_target(entry, shown_url) for entry in route.notify]
+        data["report"]["notify"] = [shown_url(u.get_secret_value()) for u in config.report.notify]
     comments = {}
     # The key's source replaces key_file in the output: the file path shows in the comment.
     del data["api"]["key_file"]
@@ -148,6 +156,12 @@ def render_effective(config: Config) -> str:
     if config.store.url is None:
         comments["store.url"] = "default: tossd.db in state_dir"
     return "# tossd effective configuration (secrets masked)\n\n" + dumps(data, comments)
+
+
+def _shown_target(entry: SecretStr | NamedTarget, shown_url: Callable[[str], str]) -> Any:
+    if isinstance(entry, NamedTarget):
+        return {"name": entry.name, "url": shown_url(entry.url.get_secret_value())}
+    return shown_url(entry.get_secret_value())
 
 
 def _masked(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time as clock_time
 from pathlib import Path
@@ -93,6 +94,7 @@ class RouteConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    #: Optional in the file: an unnamed route is `route-N`, N its place (1, 2, ...) in the file.
     name: str = Field(min_length=1, max_length=64)
     # Lax: TOML gives strings, which become the enum's members.
     events: tuple[Annotated[Notice, Strict(False)], ...] = Field(min_length=1)
@@ -186,11 +188,43 @@ class DeliveryConfig(BaseModel):
         return int(self.max_attachment_mb * MIB)
 
 
+def default_route_name(index: int) -> str:
+    """The name of the unnamed `[[route]]` at `index` (0-based): route-1, route-2, ..."""
+    return f"route-{index + 1}"
+
+
+def route_names(routes: object) -> list[str]:
+    """Each `[[route]]` table's name as given, else its default (for naming it in errors)."""
+    if not isinstance(routes, list | tuple):
+        return []
+    return [
+        route["name"]
+        if isinstance(route, Mapping) and isinstance(route.get("name"), str)
+        else default_route_name(index)
+        for index, route in enumerate(routes)
+    ]
+
+
+def with_default_names(routes: object) -> object:
+    """The `[[route]]` tables, each unnamed one given its default name."""
+    if not isinstance(routes, list | tuple):
+        return routes
+    return tuple(
+        {**route, "name": default_route_name(index)}
+        if isinstance(route, Mapping) and "name" not in route
+        else route
+        for index, route in enumerate(routes)
+    )
+
+
 def check_route_names(routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
     """Route names identify ledger rows, so they must be unique."""
     seen: set[str] = set()
     for route in routes:
         if route.name in seen:
-            raise problem(f"route name {route.name!r} is used twice")
+            hint = ""
+            if re.fullmatch(r"route-\d+", route.name):
+                hint = " (an unnamed route is called route-N, N its place in the file)"
+            raise problem(f"route name {route.name!r} is used twice{hint}")
         seen.add(route.name)
     return routes

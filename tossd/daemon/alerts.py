@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tossd.daemon.trouble import Change, Trouble
-from tossd.domain import DrainReport, StreamReport
+from tossd.domain import DrainReport, Stream, StreamReport
 from tossd.text.untrusted import one_line
 
 
@@ -22,8 +22,8 @@ class Alert:
 @dataclass
 class Alerter:
     after_failures: int
-    _streaks: dict[str, int] = field(default_factory=dict)
-    _alerted_streams: set[str] = field(default_factory=set)
+    _streaks: dict[Stream, int] = field(default_factory=dict)
+    _alerted_streams: set[Stream] = field(default_factory=set)
     _key_alerted: bool = False
     _dead_alerted: bool = False
     _unmatched: frozenset[str] = frozenset()
@@ -58,7 +58,7 @@ class Alerter:
         if report.key_rejected:
             return self.key_rejected("the key was refused while polling " + report.stream.value)
         alerts = self._key_recovered() if report.failed < report.extensions else []
-        stream = report.stream.value
+        stream = report.stream
         if report.failed == 0:
             self._streaks[stream] = 0
             if stream in self._alerted_streams:

@@ -26,3 +26,20 @@ def open_store(config: Config, *, long_running: bool = False) -> Store:
 def open_existing_store(config: Config) -> Store | None:
     """For commands that only read (`events`, `outbox` list): see `Store.open_existing`."""
     return Store.open_existing(config.store_url, audio_dir=config.state_dir / "audio")
+
+
+def upgrade_store(config: Config) -> str:
+    """`tossd db upgrade`: create or migrate the database; says which it did."""
+    from tossd.store.engine import sqlite_path
+    from tossd.store.revision import HEAD_REVISION, current_revision
+
+    url = config.store_url
+    db_file = sqlite_path(url)
+    # A SQLite file not there yet is new: asking it its revision would create it, unprivate.
+    before = None if db_file is not None and not db_file.exists() else current_revision(url)
+    open_store(config).close()
+    if before is None:
+        return f"created the database at schema {HEAD_REVISION}"
+    if before == HEAD_REVISION:
+        return f"the database is already current (schema {HEAD_REVISION})"
+    return f"migrated the database from schema {before} to {HEAD_REVISION}"

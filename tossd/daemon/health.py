@@ -16,11 +16,15 @@ from tossd.errors import StoreError
 from tossd.store.files import ensure_private_dir, write_atomic
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import PollState, covering
+from tossd.text.untrusted import one_line
 
 #: A stream is stale once its last success is older than this many of its intervals.
 STALE_AFTER_INTERVALS = 3
 #: In the state directory: when the daemon started, for `tossd health` in another process.
 START_FILE = "daemon-started.json"
+#: In the state directory while the API refuses the key: unhealthy at once, not after three
+#: intervals of nothing polled.
+KEY_REJECTED_FILE = "key-rejected.json"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ def judge(
     intervals: Mapping[str, float],
     now: float,
     started_at: float | None,
+    key_rejected: str | None = None,
 ) -> HealthReport:
     """Healthy when every active number's every stream (the keys of `intervals`) succeeded
     within STALE_AFTER_INTERVALS of its interval (pure).
@@ -103,6 +108,8 @@ def judge(
     shortest = min(intervals.values(), default=0.0)
     if not known and _grace_over(started_at, shortest, now):
         reasons.insert(0, "no number known: the extension list was never fetched")
+    if key_rejected is not None:
+        reasons.insert(0, f"the API key was rejected: {key_rejected}")
     return HealthReport(not reasons, tuple(reasons), checked, now)
 
 
@@ -146,6 +153,7 @@ def health_facts(
     intervals: Mapping[str, float],
     now: float,
     started_at: float | None = None,
+    key_rejected: str | None = None,
 ) -> HealthReport:
     """`judge` on what the store says now; an unreadable store is unhealthy, not an error."""
     try:
@@ -153,7 +161,7 @@ def health_facts(
         states = facts.poll_states()
     except StoreError as exc:
         return unhealthy(f"store: {exc.message}", now)
-    return judge(extensions, known, states, intervals, now, started_at)
+    return judge(extensions, known, states, intervals, now, started_at, key_rejected)
 
 
 def stream_intervals(poll: PollConfig) -> dict[str, float]:
@@ -169,12 +177,14 @@ class HealthCheck:
     intervals: Mapping[str, float]
     started_at: float | None = None
     clock: Callable[[], float] = time.time
+    state_dir: Path | None = None
     #: What is wrong with the database file (deleted, read-only): the store's reads go on
     #: working from the open file, so only this tells.
     store_file: Callable[[], str | None] = lambda: None
 
     def report(self) -> HealthReport:
-        report = health_facts(self.facts, self.intervals, self.clock(), self.started_at)
+        rejected = None if self.state_dir is None else read_key_rejected(self.state_dir)
+        report = health_facts(self.facts, self.intervals, self.clock(), self.started_at, rejected)
         trouble = self.store_file()
         if trouble is None:
             return report
@@ -196,6 +206,25 @@ def read_start(state_dir: Path) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def record_key_rejected(state_dir: Path, error: str | None) -> None:
+    """Note that the API refuses the key (None: that it no longer does)."""
+    path = state_dir / KEY_REJECTED_FILE
+    if error is None:
+        path.unlink(missing_ok=True)
+        return
+    ensure_private_dir(state_dir, tighten_existing=False)
+    write_atomic(path, json.dumps({"error": error}).encode())
+
+
+def read_key_rejected(state_dir: Path) -> str | None:
+    """What the API said when it refused the key, while it does; else None."""
+    try:
+        error = json.loads((state_dir / KEY_REJECTED_FILE).read_bytes()).get("error")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return one_line(error, max_len=200) if isinstance(error, str) else None
+
+
 def check_health(config: Config, *, now: float | None = None, out: TextIO | None = None) -> int:
     """`tossd health`: the same judgement from the store on disk; 0 healthy, 1 not.
 
@@ -205,7 +234,9 @@ def check_health(config: Config, *, now: float | None = None, out: TextIO | None
     started_at = read_start(config.state_dir)
     try:
         with StoreFacts.open_existing(config.store_url) as facts:
-            report = health_facts(facts, stream_intervals(config.poll), now, started_at)
+            intervals = stream_intervals(config.poll)
+            rejected = read_key_rejected(config.state_dir)
+            report = health_facts(facts, intervals, now, started_at, rejected)
     except StoreError as exc:
         report = unhealthy(f"store: {exc.message}", now)
     print(report.render_text(), end="", file=out or sys.stdout)

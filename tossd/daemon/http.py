@@ -18,7 +18,7 @@ from tossd.daemon.connections import (
 )
 from tossd.daemon.health import HealthReport
 from tossd.daemon.metrics import Metrics
-from tossd.errors import ConfigError
+from tossd.errors import ListenError
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ async def serve_health(
 ) -> AsyncIterator[HealthServer]:
     """Serve `health_app` on `listen` ("host:port", port 0: any free one) until the block ends.
 
-    An address that cannot be bound is a ConfigError naming `health.listen`.
+    An address that cannot be bound (a port in use) is a ListenError naming `health.listen`:
+    a runtime failure that a restart may cure, not a configuration error.
     """
     host, port = parse_listen(listen, allow_port_zero=True)
     runner = web.AppRunner(
@@ -77,7 +78,7 @@ async def serve_health(
             )
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            raise ConfigError(f"health.listen: cannot listen on {listen}: {reason}") from exc
+            raise ListenError(f"health.listen: cannot listen on {listen}: {reason}") from exc
         bound_host, bound_port = server.sockets[0].getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         yield HealthServer(f"http://{shown}:{bound_port}")

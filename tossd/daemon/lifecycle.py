@@ -21,19 +21,20 @@ from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from tossd.config.model import Config
+from tossd.daemon import resources
 from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
-from tossd.daemon.resources import open_client, open_deliverer
+from tossd.daemon.reload import reread, taken_up
 from tossd.daemon.routes import ready_routes
-from tossd.daemon.signals import stop_on_signals
+from tossd.daemon.signals import on_hangup, stop_on_signals
 from tossd.domain import Stream, StreamReport
 from tossd.errors import ApiKeyRejected, TossdError
 from tossd.notify.routing import unmatched_routes
+from tossd.notify.tasks import settle
 from tossd.poll.plan import RECHECK_S
-from tossd.poll.poller import Poller
-from tossd.report.reporter import PreparedReport, Reporter
+from tossd.report.reporter import PreparedReport
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +42,6 @@ log = structlog.get_logger(__name__)
 STOP_GRACE_S = 8.0
 #: A run this much later than scheduled (beyond jitter) is logged as late.
 LATE_AFTER_S = 5.0
-#: How often the database file is looked at (deleted, replaced, read-only).
-STORE_CHECK_S = 5.0
 
 
 class Daemon:
@@ -54,8 +53,13 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         heartbeat_s: float = HEARTBEAT_S,
+        reread: Callable[[], Config] | None = None,
+        relog: Callable[[Config], None] | None = None,
     ) -> None:
         self._config = config
+        # SIGHUP: `reread` reads the config file again, `relog` applies its [log] section.
+        self._reread, self._relog = reread, relog
+        self._reloading: asyncio.Task[None] | None = None
         self._heartbeat_s = heartbeat_s
         self._clock = clock
         self._running: set[asyncio.Task[Any]] = set()
@@ -68,24 +72,19 @@ class Daemon:
         async with AsyncExitStack() as stack:
             store = stack.enter_context(open_store(self._config, long_running=True))
             api = await stack.enter_async_context(
-                open_client(self._config, on_request=self._ops.metrics.record_api_call)
+                resources.open_client(self._config, on_request=self._ops.metrics.record_api_call)
             )
-            self._store = store
-            self._poller = Poller(
-                api,
-                store,
-                self._config.poll,
-                clock=self._clock,
-                budget_per_s=self._config.api.max_requests_per_s,
+            self._store, self._api = store, api
+            self._poller = resources.open_poller(self._config, api, store, clock=self._clock)
+            self._deliverer = resources.open_deliverer(
+                self._config, store, routes, clock=self._clock
             )
-            self._deliverer = open_deliverer(self._config, store, routes, clock=self._clock)
-            self._reporter = Reporter.of(
-                api, store.stats(), self._config.report, routes, self._config.state_dir / "reports"
-            )
+            self._reporter = resources.open_reporter(api, store, self._config, routes)
             await self._ops.open(stack, store, self._deliverer)
             scheduler = self._jobs = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
+            on_hangup(self._on_hangup)
             self._ops.ready()
             log.info("daemon.started", streams=list(self._config.poll.streams))
             await stop.wait()
@@ -101,31 +100,58 @@ class Daemon:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_SUBMITTED)
-        poll = self._config.poll
         start = datetime.now(UTC)
-        for index, name in enumerate(poll.streams):
-            stream = Stream(name)
-            self._every(
-                scheduler,
-                f"poll.{stream.value}",
-                partial(self._poll, stream),
-                poll.interval_for(stream),
-                # Staggered first runs: streams don't all hit the API in the same second.
-                first=start + timedelta(seconds=index * 0.5),
-                jitter=poll.jitter_s,
-            )
+        self._schedule_polls(scheduler, start)
         self._every(scheduler, "deliver", self._deliver, self._config.delivery.interval_s, start)
         watchdog = self._ops.watchdog_interval
         if watchdog is not None:
             self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
         self._every(scheduler, "retention", self._prune, 86400.0, start + timedelta(minutes=5))
-        self._every(scheduler, "store", self._check_store, STORE_CHECK_S, start)
         beat = timedelta(seconds=self._heartbeat_s)
         self._every(scheduler, "heartbeat", self._heartbeat, self._heartbeat_s, start + beat)
         # Checked every minute rather than a cron trigger: a report due while tossd was down or
         # asleep is then sent at the next check (marked late), and DST needs no special case.
         self._every(scheduler, "report", self._report, 60.0, start + timedelta(seconds=10))
         return scheduler
+
+    def _schedule_polls(self, scheduler: AsyncIOScheduler, start: datetime) -> None:
+        """A job per configured stream, on its interval; on reload, streams no longer listed
+        stop and the others take their new intervals."""
+        poll = self._config.poll
+        for job in scheduler.get_jobs():
+            if job.id.startswith("poll.") and job.id.removeprefix("poll.") not in poll.streams:
+                job.remove()
+        for index, name in enumerate(poll.streams):
+            stream = Stream(name)
+            job_id, seconds = f"poll.{stream.value}", poll.interval_for(stream)
+            if scheduler.get_job(job_id) is not None:
+                jitter = poll.jitter_s or None
+                scheduler.reschedule_job(job_id, trigger="interval", seconds=seconds, jitter=jitter)
+                continue
+            # Staggered first runs: streams don't all hit the API in the same second.
+            first = start + timedelta(seconds=index * 0.5)
+            work = partial(self._poll, stream)
+            self._every(scheduler, job_id, work, seconds, first=first, jitter=poll.jitter_s)
+
+    def _on_hangup(self) -> None:
+        if self._reloading is None or self._reloading.done():
+            self._reloading = asyncio.create_task(self._job("reload", self._reload))
+
+    async def _reload(self) -> None:
+        """SIGHUP: see `tossd.daemon.reload` for what is taken up."""
+        if self._reread is None:
+            log.warning("config.reload_unavailable")
+            return
+        reloaded = reread(self._reread, self._config)
+        if reloaded is None:
+            return
+        self._config, self._routes = reloaded.config, reloaded.routes
+        resources.take_routes(self._store, self._deliverer, self._routes, now=int(self._clock()))
+        self._reporter = resources.open_reporter(self._api, self._store, self._config, self._routes)
+        self._schedule_polls(self._jobs, datetime.now(UTC))
+        interval = self._config.delivery.interval_s
+        self._jobs.reschedule_job("deliver", trigger="interval", seconds=interval)
+        taken_up(reloaded, self._relog)
 
     def _every(
         self,
@@ -206,10 +232,6 @@ class Daemon:
     async def _heartbeat(self) -> None:
         self._ops.heartbeat()
 
-    async def _check_store(self) -> None:
-        """A few stat calls: is the database file still there and writable?"""
-        self._ops.check_store()
-
     async def _watchdog(self) -> None:
         """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
         self._ops.watchdog()
@@ -240,7 +262,9 @@ class Daemon:
         try:
             await work()
         except asyncio.CancelledError:
-            raise
+            # Only the stop cancels jobs (a paced sweep may still be under way): an expected
+            # end, said once, not an error traceback from the scheduler for every SIGTERM.
+            log.info("job.cancelled", job=name)
         except Exception:
             log.exception("job.failed", job=name)
         finally:
@@ -250,21 +274,11 @@ class Daemon:
     async def _drain(self) -> None:
         """Let running jobs and sends finish (each store write is one transaction), then
         cancel: a cancelled send stays owed and is sent again after the restart."""
-        jobs = asyncio.create_task(self._finish_jobs())
+        jobs = asyncio.create_task(settle(self._running, STOP_GRACE_S))
         sends = await self._deliverer.settle(STOP_GRACE_S)
         cancelled = await jobs
         if cancelled or sends:
             log.warning("daemon.jobs_cancelled", count=cancelled, sends=sends)
-
-    async def _finish_jobs(self) -> int:
-        if not self._running:
-            return 0
-        _done, pending = await asyncio.wait(set(self._running), timeout=STOP_GRACE_S)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
-        return len(pending)
 
     def _on_job_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_MISSED:
@@ -277,6 +291,10 @@ class Daemon:
                 log.warning("job.late", job=event.job_id, late_s=round(late, 1), runs=len(times))
 
 
-async def run_daemon(config: Config) -> None:
-    """`tossd run` until SIGTERM or SIGINT."""
-    await Daemon(config).run(stop_on_signals())
+async def run_daemon(
+    config: Config,
+    reread: Callable[[], Config] | None = None,
+    relog: Callable[[Config], None] | None = None,
+) -> None:
+    """`tossd run` until SIGTERM or SIGINT; SIGHUP reloads the config through `reread`."""
+    await Daemon(config, reread=reread, relog=relog).run(stop_on_signals())

@@ -10,13 +10,12 @@ from pathlib import Path
 from tossd.config.model import Config
 from tossd.config.report import ReportConfig
 from tossd.daemon.database import open_store
-from tossd.daemon.resources import open_client, open_deliverer
+from tossd.daemon.resources import open_client, open_deliverer, open_poller
 from tossd.daemon.routes import ready_routes
 from tossd.domain import DeliveryState, DrainReport, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
 from tossd.notify.message import SendResult
 from tossd.notify.replan import Replanned, replan
-from tossd.poll.poller import Poller
 from tossd.report.reporter import PreparedReport, Reporter
 from tossd.report.text import render_report
 from tossd.report.window import day_window
@@ -27,8 +26,7 @@ async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
     routes = ready_routes(config)
     with open_store(config) as store:
         async with open_client(config) as api:
-            poller = Poller(api, store, config.poll, budget_per_s=config.api.max_requests_per_s)
-            reports = await poller.poll_all()
+            reports = await open_poller(config, api, store).poll_all()
         return reports, await open_deliverer(config, store, routes).drain()
 
 

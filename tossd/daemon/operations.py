@@ -11,7 +11,12 @@ import structlog
 
 from tossd.config.model import Config
 from tossd.daemon.alerts import Alert, Alerter, LocalAlerts
-from tossd.daemon.health import HealthCheck, record_start, stream_intervals
+from tossd.daemon.health import (
+    HealthCheck,
+    record_key_rejected,
+    record_start,
+    stream_intervals,
+)
 from tossd.daemon.heartbeat import Heartbeat
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
@@ -50,6 +55,7 @@ class Operations:
         self._latest: dict[str, StreamReport] = {}
         self._heartbeat = Heartbeat()
         self.deliverer: Deliverer | None = None
+        self._key_rejected: str | None = None
 
     @property
     def watchdog_interval(self) -> float | None:
@@ -61,6 +67,8 @@ class Operations:
         self._store_file = store.file()
         started = self._clock()
         record_start(self._config.state_dir, started)
+        # A refusal noted by an earlier run is not this run's: its first poll says again.
+        record_key_rejected(self._config.state_dir, None)
         self.metrics.watch_store(store.facts(), self._config.poll.streams, clock=self._clock)
         if self._notifier is not None:
             stack.callback(self._notifier.close)
@@ -70,7 +78,10 @@ class Operations:
             from tossd.daemon.http import serve_health
 
             intervals = stream_intervals(self._config.poll)
-            check = HealthCheck(store.facts(), intervals, started, self._clock, self.store_trouble)
+            state_dir = self._config.state_dir
+            check = HealthCheck(
+                store.facts(), intervals, started, self._clock, state_dir, self.store_trouble
+            )
             server = await stack.enter_async_context(
                 serve_health(listen, check.report, self.metrics)
             )
@@ -94,9 +105,16 @@ class Operations:
         self._heartbeat.after_poll(report)
         if self._notifier is not None:
             self._notifier.status(status_line(self._latest.values()))
+        if report.key_rejected:
+            self._note_key(f"the key was refused while polling {report.stream.value}")
+        elif report.failed < report.extensions:
+            self._note_key(None)
         self._raise(self._alerter.after_poll(report))
 
     def after_drain(self, report: DrainReport) -> None:
+        """After each delivery pass (at least every `[delivery] interval_s`): its figures and
+        alerts, and a look at the database file (a few stat calls)."""
+        self.check_store()
         self._heartbeat.after_drain(report.sent, report.failed)
         self._raise(
             self._alerter.after_drain(report) + self._local.results_checked(report.unrecorded)
@@ -107,8 +125,8 @@ class Operations:
         return None if self._store_file is None else self._store_file.trouble()
 
     def check_store(self) -> None:
-        """The store job: one line when the database file's state changes, alerts with
-        hysteresis (health reports the trouble at once)."""
+        """One line when the database file's state changes, alerts with hysteresis (health
+        reports the trouble at once)."""
         trouble = self.store_trouble()
         if trouble != self._store_trouble:
             if trouble is None:
@@ -125,12 +143,21 @@ class Operations:
     def after_sync(self, unmatched: list[str]) -> None:
         """After each extension sync: one warning per sync, one alert per route, for routes
         that can never fire."""
+        self._note_key(None)
         for name in unmatched:
             log.warning("route.matches_no_number", route=name)
         self._raise(self._alerter.routes_unmatched(unmatched))
 
     def key_rejected(self, error: str) -> None:
+        self._note_key(error)
         self._raise(self._alerter.key_rejected(error))
+
+    def _note_key(self, error: str | None) -> None:
+        """For `tossd health` and /healthz: unhealthy from the first refusal to the next
+        success (written when that changes, not at every poll)."""
+        if (error is None) != (self._key_rejected is None):
+            record_key_rejected(self._config.state_dir, error)
+        self._key_rejected = error
 
     def _raise(self, alerts: list[Alert]) -> None:
         for alert in alerts:

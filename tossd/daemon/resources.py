@@ -14,12 +14,20 @@ from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
 from tossd.notify.routing import Route
+from tossd.poll.poller import Poller
+from tossd.report.reporter import Reporter
 from tossd.store.store import Store
 from tossd.text.phone import use_places
 
 
 def open_client(config: Config, *, on_request: RequestHook | None = None) -> Client:
     return Client.connect(config.api, config.api.require_key(), on_request=on_request)
+
+
+def open_poller(config: Config, api: Client, store: Store, *, clock: Clock = time.time) -> Poller:
+    """The poller, pacing its per-number turns at the client's request budget."""
+    budget = config.api.max_requests_per_s
+    return Poller(api, store, config.poll, clock=clock, budget_per_s=budget)
 
 
 def use_place_index(config: Config, env: Mapping[str, str] | None = None) -> bool:
@@ -40,3 +48,14 @@ def open_deliverer(
     # target that left the config are orphaned (and said so, once) rather than sent.
     reconcile(store.ledger(), routes, deliverer.owner, int(clock()))
     return deliverer
+
+
+def take_routes(store: Store, deliverer: Deliverer, routes: list[Route], *, now: int) -> None:
+    """The routes of a reloaded config: rows follow them as at start (`open_deliverer`)."""
+    deliverer.use_routes(routes)
+    reconcile(store.ledger(), routes, deliverer.owner, now)
+
+
+def open_reporter(api: Client, store: Store, config: Config, routes: list[Route]) -> Reporter:
+    """The daily reporter, to `[report] notify` and the routes taking "report"."""
+    return Reporter.of(api, store.stats(), config.report, routes, config.state_dir / "reports")

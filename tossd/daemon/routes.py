@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tossd.config.model import Config
+from tossd.config.problems import route_label
 from tossd.config.report import ReportConfig
 from tossd.config.routes import RouteConfig
 from tossd.domain import Notice
@@ -30,5 +31,5 @@ def ready_routes(config: Config, *, report: ReportConfig | None = None) -> list[
             routes.append(build_route(len(routes), report_route, default_tz))
         except ConfigError as exc:
             # The error names the synthesized route; name the user's key instead.
-            raise ConfigError(exc.message.replace(f"route[{len(routes)}]", "report", 1)) from None
+            raise ConfigError(exc.message.replace(route_label(REPORT_ROUTE), "report", 1)) from None
     return routes

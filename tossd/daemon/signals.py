@@ -1,13 +1,10 @@
-"""One stop event for every shutdown path: SIGINT and SIGTERM both set it."""
+"""One stop event for every shutdown path: SIGINT and SIGTERM both set it; SIGHUP reloads."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-
-import structlog
-
-log = structlog.get_logger(__name__)
+from collections.abc import Callable
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -16,11 +13,9 @@ def stop_on_signals() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # SIGHUP's default action ends the process mid-delivery (a closed terminal, a reflexive
-    # `systemctl reload`): it is only noted, until a reload replaces this handler.
-    loop.add_signal_handler(signal.SIGHUP, _hangup)
     return stop
 
 
-def _hangup() -> None:
-    log.warning("signal.hangup_ignored", advice="restart tossd to apply a changed config")
+def on_hangup(reload: Callable[[], None]) -> None:
+    """SIGHUP calls `reload` (from inside the running loop) instead of ending the process."""
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)

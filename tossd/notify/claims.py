@@ -25,20 +25,36 @@ class Claims:
     def __init__(self, ledger: Ledger, send_deadline_s: float, clock: Callable[[], float]):
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._ledger = ledger
-        self._hold_s = int(send_deadline_s) + 1 + CLAIM_SLACK_S
+        self._deadline_s = int(send_deadline_s) + 1
+        self._hold_s = self._deadline_s + CLAIM_SLACK_S
         self._clock = clock
+        #: Until when this sender holds each row it claimed (as written in the ledger).
+        self._held: dict[int, int] = {}
 
     def take(self, batches: Sequence[list[Delivery]]) -> list[list[Delivery]]:
         """Claim every row of `batches` at once; the batches cut down to the rows won."""
         now = int(self._clock())
         ids = [row.id for batch in batches for row in batch]
-        won = set(self._ledger.claim(ids, self.owner, now + self._hold_s, now))
+        won = set(self._claim(ids, now))
         return [kept for batch in batches if (kept := [r for r in batch if r.id in won])]
 
     def renew(self, ids: Sequence[int]) -> bool:
-        """Extend the claim just before sending; False if another sender took a row."""
+        """Make sure the claim outlasts a send started now; False if another sender took a
+        row. A claim taken moments ago already does (most rows wait in their lane a few
+        milliseconds): it is extended in the ledger only once its slack is used up."""
         now = int(self._clock())
-        return set(self._ledger.claim(ids, self.owner, now + self._hold_s, now)) == set(ids)
+        if all(self._held.get(i, now) > now + self._deadline_s for i in ids):
+            return True
+        return set(self._claim(ids, now)) == set(ids)
 
     def release(self, ids: Sequence[int]) -> None:
+        for i in ids:
+            self._held.pop(i, None)
         self._ledger.release(ids, self.owner)
+
+    def _claim(self, ids: Sequence[int], now: int) -> list[int]:
+        # Forget claims that ran out: rows sent since, or taken by another sender.
+        self._held = {i: until for i, until in self._held.items() if until > now}
+        won = self._ledger.claim(ids, self.owner, now + self._hold_s, now)
+        self._held.update(dict.fromkeys(won, now + self._hold_s))
+        return won

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import structlog
 
@@ -29,6 +28,7 @@ from tossd.notify.message import Message, SendResult, decode_message
 from tossd.notify.queue import enqueue
 from tossd.notify.results import Results
 from tossd.notify.routing import Route, Target, plan_deliveries
+from tossd.notify.tasks import SendTasks
 from tossd.store.ledger import Ledger
 from tossd.store.records import Delivery, PlannedDelivery
 from tossd.store.store import Store
@@ -65,12 +65,11 @@ class Deliverer:
         self._send = send
         self._shared = asyncio.Semaphore(config.concurrency)
         self._lanes: dict[str, Lane] = {}
-        self._in_flight: set[int] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._finished = DrainReport()
         self._extensions: dict[int, KnownExtension] = {}
         self._claims = Claims(ledger, config.timeout_s, clock)
         self._results = Results(ledger, self._retry, self._claims.owner, rand)
+        self._sends = SendTasks(self._claims.release)
 
     def _now(self) -> int:
         return int(self._clock())
@@ -79,6 +78,10 @@ class Deliverer:
     def owner(self) -> str:
         """This sender's name in the ledger's claims."""
         return self._claims.owner
+
+    def use_routes(self, routes: Sequence[Route]) -> None:
+        """The routes after a reload (SIGHUP): what is planned and sent from now on."""
+        self._routes = {route.name: route for route in routes}
 
     def plan(self) -> int:
         """Ledger rows for every announced event not yet planned (one transaction)."""
@@ -115,10 +118,12 @@ class Deliverer:
         now = self._now()
         due = [
             row
-            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, limit=DUE_PER_CYCLE)
-            if (row.next_attempt_at <= now or not self._plausible(row, now))
+            for row in self._ledger.due(
+                now, beyond_s=CLOCK_SLACK_S, skip=self._held(now), limit=DUE_PER_CYCLE
+            )
+            if self._retry.due_now(row.attempts, row.next_attempt_at, now, CLOCK_SLACK_S)
             and (only is None or row.id in only)
-            and row.id not in self._in_flight
+            and not self._sends.holds(row.id)
         ]
         if not due:
             return []
@@ -139,7 +144,7 @@ class Deliverer:
         started = []
         for lane, probe, batch in chosen:
             if kept := batch.keeping(won):
-                started.append(self._start(kept.rows, self._job(kept, events, lane, probe)))
+                started.append(self._sends.start(kept.rows, self._job(kept, events, lane, probe)))
             elif probe:
                 lane.breaker = lane.breaker.probe_unsent()
         return started
@@ -162,42 +167,23 @@ class Deliverer:
     async def settle(self, timeout: float) -> int:
         """Wait up to `timeout` for the sends in flight, then cancel the rest (they stay
         owed and are sent again); returns how many were cancelled."""
-        pending = set(self._tasks)
-        if pending:
-            _done, pending = await asyncio.wait(pending, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
-        return len(pending)
+        return await self._sends.settle(timeout)
 
-    def _plausible(self, row: Delivery, now: int) -> bool:
-        """False for a retry time no retry waits for: the clock was set back; send now."""
-        at, failures = row.next_attempt_at, row.attempts
-        return self._retry.plausible(at, failures=failures, now=now, slack_s=CLOCK_SLACK_S)
+    def _held(self, now: int) -> set[tuple[str, str]]:
+        """(route, target) of every target whose lane takes no send now: their rows are not
+        read, so however many wait behind an open breaker, other targets' rows are seen."""
+        return {
+            (route.name, target.key)
+            for route in self._routes.values()
+            for target in route.targets
+            if (lane := self._lanes.get(target.fingerprint)) and not lane.admits(now)
+        }
 
     def _lane(self, url: str, label: str) -> Lane:
         if url not in self._lanes:
             breaker = Breaker(BREAKER_AFTER, self._retry)
             self._lanes[url] = Lane(label, breaker, self._config.timeout_s, self._shared)
         return self._lanes[url]
-
-    def _start(self, rows: list[Delivery], job: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        ids = {row.id for row in rows}
-        self._in_flight |= ids
-        task = asyncio.create_task(job)
-        self._tasks.add(task)
-
-        def done(finished: asyncio.Task[None]) -> None:
-            self._tasks.discard(finished)
-            self._in_flight -= ids
-            if finished.cancelled():  # shutdown: give the rows back for the next sender
-                self._claims.release(list(ids))
-            elif error := finished.exception():  # a write before the send: nothing was sent
-                log.error("delivery.job_failed", error=str(error), ids=sorted(ids))
-
-        task.add_done_callback(done)
-        return task
 
     async def _job(
         self, batch: Batch, events: dict[int, StoredEvent], lane: Lane, probe: bool

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import tzinfo
 
+from tossd.config.problems import route_label
 from tossd.config.routes import RouteConfig
 from tossd.errors import ConfigError
-from tossd.notify.apprise.kinds import target_info, urls_from_config, validate_url
+from tossd.notify.apprise.kinds import shown_url, target_info, urls_from_config, validate_url
 from tossd.notify.apprise.plugins import register as register_apprise_plugins
 from tossd.notify.render import compile_template
 from tossd.notify.routing import Route, Target, unique_targets
-from tossd.text.masking import mask_url
 from tossd.text.zones import zone
 
 
@@ -23,11 +23,12 @@ def checked_target(url: str, key: str, config_key: str) -> Target:
     reason = validate_url(url)
     if reason is not None:
         raise ConfigError(f"{config_key}: {reason}")
-    return Target(url, key, mask_url(url), target_info(url))
+    return Target(url, key, shown_url(url), target_info(url))
 
 
 def build_route(index: int, config: RouteConfig, default_tz: tzinfo) -> Route:
-    key = f"route[{index}]"
+    """The route at `index` made ready; errors name it by its name (`route "office"`)."""
+    key = route_label(config.name)
     targets = [
         checked_target(url, f"name:{name}" if name else f"notify[{n}]", f"{key}.notify[{n}]")
         for n, (name, url) in enumerate(config.named_urls())

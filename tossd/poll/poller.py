@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
+from tossd.api.budget import RequestBudget
 from tossd.api.client import Client
 from tossd.config.model import PollConfig
 from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
@@ -56,8 +57,14 @@ class Poller:
         self._clock = clock
         self._budget_per_s = budget_per_s
         self._reach = {Stream.CALLS: StreamReach(), Stream.SMS: StreamReach()}
+        # Per-number turns and the sweep are paced at their share of the budget, so the
+        # account-wide queries and the boxes a call made due never queue behind a round.
+        self._pace = {
+            share: RequestBudget(budget_per_s * share) if budget_per_s else None
+            for share in (plan.PER_NUMBER_SHARE, plan.SWEEP_SHARE)
+        }
         self._stretched: set[Stream] = set()
-        self._voicemail_lock = asyncio.Lock()
+        self._checking: set[int] = set()  # voicemail boxes being checked now
         self._audio = AudioFetcher(api, store, config.audio_attempts, clock)
 
     def _now(self) -> int:
@@ -104,34 +111,48 @@ class Poller:
 
     async def poll_voicemail(self, *, sweep: bool = True) -> StreamReport:
         """Check the boxes a new call made due; with `sweep`, also this cycle's share of the
-        sweep (or, when calls are not polled, every box: nothing else would drive them)."""
-        async with self._voicemail_lock:
-            started = time.perf_counter()
-            report = StreamReport(Stream.VOICEMAIL)
-            extensions = {e.extensionid: e for e in self._store.active_extensions()}
-            schedule = self._store.schedule()
-            due = [i for i in schedule.due_boxes() if i in extensions]
-            picks = [extensions[i] for i in due]
-            if sweep and Stream.CALLS not in self._config.streams:
-                picks = list(extensions.values())
-            elif sweep:
-                count = plan.sweep_size(
-                    len(extensions),
-                    self._config.interval_for(Stream.VOICEMAIL),
-                    self._config.voicemail_sweep_s,
-                    self._turns(plan.SWEEP_SHARE),
-                )
-                swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
-                picks += [extensions[i] for i in swept if i in extensions]
-                report.round_s = plan.stretched_s(
-                    len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
-                )
-            report.extensions = len(picks)
-            add_outcomes(report, await self._gather(Stream.VOICEMAIL, picks))
-            if sweep and not report.failed:
-                # The stream as a whole is on time (health): boxes not visited are not late.
-                self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
-            return finish(report, started)
+        sweep (or, when calls are not polled, every box: nothing else would drive them).
+
+        A box already being checked (by a paced sweep still under way) is not asked twice;
+        nothing waits for a sweep to end, so a box a call made due is checked at once.
+        """
+        started = time.perf_counter()
+        report = StreamReport(Stream.VOICEMAIL)
+        extensions = {e.extensionid: e for e in self._store.active_extensions()}
+        schedule = self._store.schedule()
+        due = [i for i in schedule.due_boxes() if i in extensions]
+        swept: list[int] = []
+        if sweep and Stream.CALLS not in self._config.streams:
+            swept = [i for i in extensions if i not in due]
+        elif sweep:
+            count = plan.sweep_size(
+                len(extensions),
+                self._config.interval_for(Stream.VOICEMAIL),
+                self._config.voicemail_sweep_s,
+                self._turns(plan.SWEEP_SHARE),
+            )
+            swept = schedule.least_recent(Stream.VOICEMAIL, count, skip=due)
+            report.round_s = plan.stretched_s(
+                len(extensions), count, self._config.interval_for(Stream.VOICEMAIL)
+            )
+        due_boxes = [extensions[i] for i in due if i not in self._checking]
+        swept_boxes = [extensions[i] for i in swept if i in extensions and i not in self._checking]
+        report.extensions = len(due_boxes) + len(swept_boxes)
+        checking = {e.extensionid for e in (*due_boxes, *swept_boxes)}
+        self._checking |= checking
+        try:
+            outcomes = await asyncio.gather(
+                # A box a call made due goes at once; the sweep at its share of the budget.
+                self._gather(Stream.VOICEMAIL, due_boxes),
+                self._gather(Stream.VOICEMAIL, swept_boxes, self._pace[plan.SWEEP_SHARE]),
+            )
+        finally:
+            self._checking -= checking
+        add_outcomes(report, [o for part in outcomes for o in part])
+        if sweep and not report.failed:
+            # The stream as a whole is on time (health): boxes not visited are not late.
+            self._store.record_batch(ACCOUNT, Stream.VOICEMAIL, [], None, self._now())
+        return finish(report, started)
 
     async def fetch_audio(self) -> int:
         """Download the MP3 of every announced voicemail that has none yet; returns how many."""
@@ -198,17 +219,27 @@ class Poller:
             turn = self._store.schedule().least_recent(stream, limit)
             picks = [by_id[i] for i in turn if i in by_id]
             self._warn_stretched(stream, len(extensions), limit)
-        outcomes = await self._gather(stream, picks)
+        outcomes = await self._gather(stream, picks, self._pace[plan.PER_NUMBER_SHARE])
         if any(isinstance(error, ApiUnsupported) for _, error in outcomes):
             self._reach[stream].become(Reach.OFF, self._now())
             report.reach_error = next(e.message for _, e in outcomes if e is not None)
             return
         add_outcomes(report, outcomes)
 
-    async def _gather(self, stream: Stream, extensions: Sequence[KnownExtension]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._poll_one(stream, ext) for ext in extensions)))
+    async def _gather(
+        self,
+        stream: Stream,
+        extensions: Sequence[KnownExtension],
+        pace: RequestBudget | None = None,
+    ) -> list[Outcome]:
+        polls = (self._poll_one(stream, ext, pace) for ext in extensions)
+        return list(await asyncio.gather(*polls))
 
-    async def _poll_one(self, stream: Stream, ext: KnownExtension) -> Outcome:
+    async def _poll_one(
+        self, stream: Stream, ext: KnownExtension, pace: RequestBudget | None = None
+    ) -> Outcome:
+        if pace is not None:
+            await pace.acquire()
         now = self._now()
         try:
             state = self._store.poll_state(ext.extensionid, stream)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event
@@ -16,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from tossd.errors import StoreCorrupt, StoreError
+from tossd.store.sqlite_reader import sqlite_file
 
 #: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
 CORRUPT_CODES = frozenset({11, 26})
@@ -135,12 +137,10 @@ def sqlite_path(url: str) -> Path | None:
     if not is_sqlite(url):
         return None
     try:
-        database = make_url(url).database
+        make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"invalid database URL {mask_url(url)}") from exc
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(database)
+    return sqlite_file(url)
 
 
 def mask_url(url: str) -> str:
@@ -174,3 +174,20 @@ def is_corrupt(exc: SQLAlchemyError) -> bool:
     """SQLite said the file is damaged: no retry and no restart will help."""
     code = getattr(exc.orig, "sqlite_errorcode", None) if isinstance(exc, DBAPIError) else None
     return isinstance(code, int) and code & 0xFF in CORRUPT_CODES
+
+
+class EngineReader:
+    """Plain read-only SQL on an engine, for `StoreFacts` (`owned`: disposed of with it)."""
+
+    def __init__(self, engine: Engine, *, owned: bool) -> None:
+        self._engine = engine
+        self._owned = owned
+
+    def rows(self, action: str, sql: str) -> list[tuple[Any, ...]]:
+        where = self._engine.url.render_as_string(hide_password=True)
+        with store_errors(f"{action} in {where}"), self._engine.begin() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql)]
+
+    def close(self) -> None:
+        if self._owned:
+            self._engine.dispose()

@@ -7,9 +7,9 @@ accepted it, so a crash in between repeats that one notification and loses nothi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
-from sqlalchemy import ColumnElement, Engine, func, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, func, not_, or_, true, update
 from sqlmodel import col, select
 
 from tossd.domain import OWED_STATES, DeliveryKind, DeliveryState, EventKind, StoredEvent
@@ -68,15 +68,28 @@ class Ledger:
             session.flush()
             return [row.id for row in added if row.id is not None]
 
-    def due(self, now: int, *, limit: int = 200, beyond_s: float | None = None) -> list[Delivery]:
+    def due(
+        self,
+        now: int,
+        *,
+        limit: int = 200,
+        beyond_s: float | None = None,
+        skip: Collection[tuple[str, str]] = (),
+    ) -> list[Delivery]:
         """Open rows whose time has come (quiet-hour rows once their window ended).
 
         With `beyond_s`, rows scheduled more than that far ahead come too: no retry is ever
         scheduled so far, so the clock was set back since; the caller decides per row.
+        Rows of the (route, target) pairs in `skip` are left out: rows a sender would not
+        send now (their target's breaker is open) must not fill `limit` and hide the rest.
         """
         when = col(DeliveryRow.next_attempt_at) <= now
         if beyond_s is not None:
             when = or_(when, col(DeliveryRow.next_attempt_at) > now + beyond_s)
+        held = [
+            and_(col(DeliveryRow.route) == route, col(DeliveryRow.target) == target)
+            for route, target in skip
+        ]
         query = (
             select(DeliveryRow)
             .where(
@@ -84,6 +97,7 @@ class Ledger:
                 when,
                 func.coalesce(col(DeliveryRow.held_until), 0) <= now,
                 unclaimed(now),
+                not_(or_(*held)) if held else true(),
             )
             .order_by(col(DeliveryRow.next_attempt_at), col(DeliveryRow.id))
             .limit(limit)
@@ -137,7 +151,9 @@ class Ledger:
         self._update(ids, "record a folded call", owner=owner, state=DeliveryState.FOLDED)
 
     def mark_sent(self, ids: Sequence[int], now: int, *, owner: str | None = None) -> None:
+        # The successful send is an attempt too: `tossd outbox` shows 1 for a first-time send.
         values = {"state": SENT, "sent_at": now, "last_error": None}
+        values["attempts"] = col(DeliveryRow.attempts) + 1
         self._update(ids, "record a sent delivery", owner=owner, **values)
 
     def mark_failed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -167,12 +167,17 @@ def voicemails_missing_audio(max_attempts: int, limit: int) -> SelectOfScalar[Ev
 
 
 def newest_events(
-    kind: str | None, since: int | None, limit: int | None
+    kind: str | None,
+    since: int | None,
+    limit: int | None,
+    extensionids: Collection[int] | None = None,
 ) -> SelectOfScalar[EventRow]:
     """Newest first, so that `limit` keeps the most recent events."""
     query = select(EventRow)
     if kind is not None:
         query = query.where(col(EventRow.kind) == kind)
+    if extensionids is not None:
+        query = query.where(col(EventRow.extensionid).in_(list(extensionids)))
     if since is not None:
         query = query.where(col(EventRow.occurred_at) >= since)
     return query.order_by(col(EventRow.occurred_at).desc(), col(EventRow.id).desc()).limit(limit)

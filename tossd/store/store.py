@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from tossd.domain import (
-    ACCOUNT,
-    KnownExtension,
-    ListedExtension,
-    NewEvent,
-    StoredEvent,
-    Stream,
-)
+from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
 from tossd.store.audio import AudioRecords
@@ -72,7 +65,7 @@ class Store(AudioRecords, Closable):
 
     def facts(self) -> StoreFacts:
         """Read-only figures for health and metrics."""
-        return StoreFacts(self._engine)
+        return StoreFacts.on_engine(self._engine)
 
     def schedule(self) -> PollSchedule:
         """What to poll next: voicemail boxes due, per-number turns, account-wide floors."""
@@ -231,13 +224,19 @@ class Store(AudioRecords, Closable):
     # Reading
 
     def list_events(
-        self, *, kind: str | None = None, since: int | None = None, limit: int | None = None
+        self,
+        *,
+        kind: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        extensionids: Collection[int] | None = None,
     ) -> list[StoredEvent]:
         """Events oldest first (by occurred_at, then id); `limit` keeps the newest ones.
 
-        `kind` is matched exactly; `since` keeps events that occurred at or after it.
+        `kind` is matched exactly; `since` keeps events that occurred at or after it;
+        `extensionids`, when given, keeps those numbers' events.
         """
-        query = queries.newest_events(kind, since, limit)
+        query = queries.newest_events(kind, since, limit, extensionids)
         with self._transaction("list events") as session:
             found = [rows.stored_event(row) for row in session.exec(query)]
         found.reverse()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 #: Stands in for a secret part of a URL (a token, a password).
@@ -36,6 +37,9 @@ def url_secrets(url: str) -> tuple[str, ...]:
     """Every part of `url` that may be a secret, longest first, raw and percent-decoded."""
     if not SCHEME_RE.match(url):
         return (url,) if len(url) >= 4 else ()
+    if url.partition("://")[0].lower() == "tossd-file":
+        # A local folder: its path is no secret (and masking it hid every "notifications").
+        return ()
     _, userinfo, hostport, path, query = _split(url)
     user, _, password = userinfo.partition(":")
     # Passwords always; user names, path segments and hosts only when long enough to be tokens
@@ -68,10 +72,28 @@ def mask_url(url: str) -> str:
     return f"{scheme.lower()}://{auth}{shown}{port}{tail}"
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
+#: A secret this long is masked wherever it appears; a shorter one (the sandbox's key
+#: "sandbox", a password "pass") only as a whole word, so ordinary words stay readable.
+UNAMBIGUOUS_LEN = 8
+#: What may touch a word: letters, digits, and the `.`/`-`/`_` of names like "sandbox.listening".
+_WORD = r"[\w.-]"
+
+
+def secret_pattern(secrets: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern matching every secret in text (longest first); None when there is none."""
+    parts = []
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        escaped = re.escape(secret)
+        if len(secret) < UNAMBIGUOUS_LEN:
+            escaped = f"(?<!{_WORD}){escaped}(?!{_WORD})"
+        parts.append(escaped)
+    return re.compile("|".join(parts)) if parts else None
+
+
+def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
+    """`text` with each secret masked (see `secret_pattern` for when a short one is)."""
+    pattern = secret_pattern(secrets)
+    return text if pattern is None else pattern.sub(mask, text)
 
 
 def mask_password(url: str) -> str:

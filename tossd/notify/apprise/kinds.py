@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import logging
 import re
@@ -16,7 +17,7 @@ from tossd.domain import MIB, TargetKind
 from tossd.notify.apprise import folder as folder_target
 from tossd.notify.apprise.plugins import FILE_SCHEME, LOGGER, PLUGINS, learn
 from tossd.notify.message import TargetInfo
-from tossd.text.masking import SCHEME_RE, url_secrets
+from tossd.text.masking import MASK, SCHEME_RE, mask_url, url_secrets
 from tossd.text.untrusted import one_line
 
 #: What most mail servers accept once base64 has grown the attachment by a third.
@@ -67,8 +68,9 @@ def load(url: str) -> tuple[Any, str | None]:
     match = SCHEME_RE.match(url)
     if match is None:
         return None, "not an Apprise URL: it does not start with scheme://"
-    if match.group(1).lower() not in PLUGINS:
-        return None, "no Apprise service uses this URL's scheme"
+    typed = match.group(1).lower()
+    if typed not in PLUGINS:
+        return None, f"no Apprise service uses the scheme {typed}://{_did_you_mean(typed)}"
     collect = _ThreadWarnings()
     LOGGER.addHandler(collect)
     try:
@@ -90,6 +92,13 @@ def _load_failure(messages: list[str], url: str) -> str:
     if any(secret in reason for secret in url_secrets(url)):
         return "Apprise could not load the URL: a token, target or option is malformed"
     return one_line(reason, max_len=200)
+
+
+def _did_you_mean(scheme: str) -> str:
+    # A scheme is a service's name, never a secret: safe to quote, and to suggest.
+    known = [*PLUGINS.schemas(), folder_target.SCHEME]  # type: ignore[no-untyped-call]
+    close = difflib.get_close_matches(scheme, known, n=1)
+    return f" (did you mean {close[0]}://?)" if close else ""
 
 
 def validate_url(url: str) -> str | None:
@@ -164,3 +173,31 @@ def urls_from_config(path: Path, tags: Sequence[str]) -> list[str]:
     if not urls:
         raise ValueError(f"{path}: no notification URL matches the tags")
     return urls
+
+
+#: Apprise's private form of a secret ("T...7": its first and last characters); we show none.
+_PRIVATE_RE = re.compile(r"[^/:@?&=]?\.\.\.[^/:@?&=]?")
+
+
+@functools.lru_cache(maxsize=256)
+def shown_url(url: str) -> str:
+    """`url` as people may see it: what Apprise itself treats as private (tokens, passwords,
+    webhook ids) masked, hosts, ports, paths and a local folder shown.
+
+    Apprise's defaulted options are left off; a URL Apprise cannot load is masked whole but
+    for its scheme and host."""
+    scheme = url.partition("://")[0].lower()
+    if scheme == folder_target.SCHEME:
+        # A folder on this machine is no secret, and tells two folder targets apart.
+        return one_line(url.partition("?")[0], max_len=200)
+    plugin, _reason = load(url)
+    if plugin is None:
+        return mask_url(url)
+    private = str(plugin.url(privacy=True)).partition("?")[0]
+    return one_line(_PRIVATE_RE.sub(MASK, private).rstrip("/"), max_len=200)
+
+
+def secret_parts(url: str) -> tuple[str, ...]:
+    """The parts of `url` to mask in text about it: those `shown_url` does not show."""
+    shown = shown_url(url)
+    return tuple(part for part in url_secrets(url) if part not in shown)

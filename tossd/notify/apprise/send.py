@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -12,9 +13,9 @@ import apprise
 from apprise.attachment.file import AttachFile
 
 from tossd.domain import TargetKind
-from tossd.notify.apprise.kinds import load
+from tossd.notify.apprise.kinds import load, secret_parts
 from tossd.notify.message import Message, SendResult
-from tossd.text.masking import redact, url_secrets
+from tossd.text.masking import redact
 from tossd.text.untrusted import one_line
 
 
@@ -52,16 +53,78 @@ async def _in_daemon_thread(
         else:
             future.set_result(outcome)
 
-    def work() -> None:
+    def work() -> Callable[[], None]:
         try:
             outcome: SendResult | BaseException = func(*args)
         except Exception as exc:  # handed to the awaiting task, which raises it
             outcome = exc
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-            loop.call_soon_threadsafe(settle, outcome)
 
-    threading.Thread(target=work, name="tossd-send", daemon=True).start()
+        def tell() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(settle, outcome)
+
+        return tell
+
+    _SENDERS.submit(work)
     return await future
+
+
+#: A blocking send; it returns how to tell its result, which its thread calls once it is
+#: free for the next send (so a send awaited right after reuses it).
+Job = Callable[[], Callable[[], None]]
+
+
+class _Senders:
+    """Daemon threads for blocking sends, kept for reuse: starting a thread per send made
+    the event loop wait for each new thread to get the GIL (up to the interpreter's switch
+    interval while other sends run). A thread left idle for IDLE_S ends; a hung send holds
+    only its own thread (the lanes bound how many may hang).
+
+    Every thread waiting for work is counted in `_idle` or has a job queued for it, so a
+    queued job always has a thread to run it.
+    """
+
+    IDLE_S = 60.0
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Job) -> None:
+        with self._lock:
+            waiting = self._idle > 0
+            if waiting:
+                self._idle -= 1
+                self._jobs.put(job)
+        if not waiting:
+            threading.Thread(target=self._run, args=(job,), name="tossd-send", daemon=True).start()
+
+    def _run(self, job: Job | None) -> None:
+        thread = threading.current_thread()
+        while job is not None:
+            thread.name = "tossd-send"  # as a thread dump shows it: busy, or idle
+            tell = job()
+            thread.name = "tossd-send-idle"
+            with self._lock:
+                self._idle += 1
+            tell()
+            job = self._next()
+
+    def _next(self) -> Job | None:
+        """The next job, or None once idle for IDLE_S with nothing queued: the thread ends."""
+        while True:
+            try:
+                return self._jobs.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._jobs.empty():
+                        self._idle -= 1
+                        return None
+            # A job came just as the wait ended: wait again (this or another thread runs it).
+
+
+_SENDERS = _Senders()
 
 
 def _deliver(url: str, message: Message, timeout_s: float) -> SendResult:
@@ -95,4 +158,4 @@ def _deliver(url: str, message: Message, timeout_s: float) -> SendResult:
         if result.status == apprise.AppriseResultStatus.TIMEOUT:
             lines.insert(0, f"no answer within {timeout_s:g} s")
         text = "; ".join(lines) or f"Apprise reported {result.status.name} without a reason"
-        return SendResult(ok=False, error=one_line(redact(text, url_secrets(url)), max_len=300))
+        return SendResult(ok=False, error=one_line(redact(text, secret_parts(url)), max_len=300))
