@@ -186,6 +186,8 @@ class DrainReport:
     dead: int = 0
     postponed: int = 0
     folded: int = 0
+    #: Rows sent whose result could not be written yet (sending is held meanwhile).
+    unrecorded: int = 0
     targets_down: list[str] = field(default_factory=list)
     targets_up: list[str] = field(default_factory=list)
 

@@ -15,6 +15,7 @@
     │       ├── ApiUnsupported       ... the method or feature is not on this account
     │       └── ApiMissingParameter  ... it wants a parameter tossd left out (e.g. account-wide)
     ├── StoreError                   the event store could not do its job
+    │   └── StoreCorrupt             the database file is damaged (the CLI exits 65)
     ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
     └── TemplateRenderError          a route's template failed; the default one was used
 
@@ -119,6 +120,10 @@ class ApiMissingParameter(ApiRejected):
 
 class StoreError(TossdError):
     """The event store failed."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged (not a database, or a malformed page)."""
 
 
 class TemplateRenderError(TossdError):

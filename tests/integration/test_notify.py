@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from support.clock import ManualClock
 from support.config import write_config_file
+from support.lag import loop_lag
 from support.sandbox import first_active
 from support.store import open_store
 
 from tossd.config.load import load_config
 from tossd.config.model import Config
 from tossd.daemon.oneshot import poll_once
-from tossd.daemon.resources import open_deliverer
+from tossd.daemon.resources import open_deliverer, use_place_index
 from tossd.daemon.routes import ready_routes
 from tossd.notify.deliver import Deliverer
 from tossd.sandbox.server import RunningSandbox
@@ -496,3 +497,107 @@ async def test_notify_config_file_with_tags_selects_targets(
     _, report = await poll_once(config)
     assert report.sent == 1
     assert len(json_receiver.posts) == 1 and not second_receiver.posts
+
+
+MP3_FRAME = b"\xff\xfb\x90\x64" + b"\0" * 400
+
+
+@pytest.mark.parametrize(
+    ("download_failures", "audio", "says"),
+    [
+        # the provider's download failed: its fault, said so
+        (1, None, "could not be downloaded from Tossable Digits"),
+        # nothing failed to download: saving it here did (a full disk), never the provider
+        (0, None, "tossd could not save it on this server"),
+        # HTML where a recording should be: never attached as audio/mpeg
+        (0, b"<html>502 Bad Gateway</html>", "not an MP3"),
+        # a real MP3 frame (or an ID3 tag) is attached
+        (0, MP3_FRAME, "Recording attached"),
+        (0, b"ID3\x04\0\0\0\0\0\0" + MP3_FRAME, "Recording attached"),
+    ],
+    ids=["download-failed", "local-write-failed", "not-mp3", "mp3-frame", "id3"],
+)
+def test_the_recording_sentence_tells_local_faults_and_junk_from_provider_faults(
+    tmp_path: Path, download_failures: int, audio: bytes | None, says: str
+) -> None:
+    from tossd.domain import EventKind, NewEvent, Stream
+    from tossd.notify.attach import AudioLimits, recording
+
+    config = routes_config(
+        tmp_path,
+        "http://127.0.0.1:9/apihttp.php",
+        "k",
+        [{"name": "hook", "events": ["voicemail"], "notify": ["json://127.0.0.1:9/x"]}],
+    )
+    route = ready_routes(config)[0]
+    with open_store(tmp_path / "tossd.db") as store:
+        payload = {"vmid": "1", "clipid": "c1", "callerid": "+12125550134"}
+        new = NewEvent(EventKind.VOICEMAIL, 7, "voicemail:7:1", 1000, True, payload)
+        event = store.record_batch(7, Stream.VOICEMAIL, [new], None, 1000).new[0]
+        for _ in range(download_failures):
+            store.record_audio_failure(event.id, "HTTP 500", 1000)
+        if audio is not None:
+            (store.audio_dir / "00000001.mp3").write_bytes(audio)
+            store.record_audio(
+                event.id, clipid="c1", filename="00000001.mp3", size=len(audio), sha256="0", now=1
+            )
+        limits = AudioLimits(now=5000, audio_wait_s=60, max_attachment_bytes=10 * 2**20)
+        attached, sentence = recording(store, event, route, route.targets[0], limits)
+
+    assert says in str(sentence)
+    assert bool(attached) == ("attached (" in str(sentence))
+
+
+async def test_a_burst_above_max_per_cycle_is_one_digest_not_a_flood(
+    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+) -> None:
+    world = sandbox.sandbox.world
+    did = world.extensions[first_active(world, now)]["did"]
+    for n in range(120):
+        world.add_sms(did=did, timestamp=now - 200 + n, peer=f"+1555020{n:04d}", message="spam")
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "texts", "events": ["sms"], "notify": [json_receiver.url()]}],
+    )
+    burst = config.model_copy(
+        update={"delivery": config.delivery.model_copy(update={"max_per_cycle": 50})}
+    )
+
+    _, report = await poll_once(burst)
+
+    assert report.sent == 120  # every row is told, and marked sent...
+    assert len(json_receiver.posts) == 1  # ...by one message
+    digest = json_receiver.payloads[0]
+    assert digest["title"] == "tossd: 120 events at once (120 texts)"
+    assert "120 events at once on route texts (120 texts)" in digest["message"]
+    assert "… and 90 more" in digest["message"]
+    assert digest["message"].count("Text message from") == 30
+
+
+@pytest.mark.slow
+async def test_megabyte_texts_never_block_the_event_loop(
+    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+) -> None:
+    """Texts with 1 MB bodies and senders, polled, stored, rendered and sent: each step on
+    the loop costs what a capped text costs (before, sanitising walked every character)."""
+    world = sandbox.sandbox.world
+    did = world.extensions[first_active(world, now)]["did"]
+    huge = "@everyone \u200b<!here> " * (1024 * 1024 // 20)
+    for n in range(5):
+        world.add_sms(did=did, timestamp=now - 100 + n, peer=f"+1555{n}" + huge, message=huge)
+    config = routes_config(
+        tmp_path,
+        sandbox.url,
+        api_key,
+        [{"name": "texts", "events": ["sms"], "notify": [json_receiver.url()]}],
+    )
+
+    use_place_index(config)  # built once, at start (not per record): not measured here
+    async with loop_lag() as lags:
+        _, report = await poll_once(config)
+
+    assert report.sent == 5
+    assert max(lags) < 1.0
+    assert all(len(payload["message"]) < 4000 for payload in json_receiver.payloads)

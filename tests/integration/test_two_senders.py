@@ -49,7 +49,8 @@ def config_file(tmp_path: Path, url: str, api_key: str, receiver: JsonReceiver) 
         state_dir=tmp_path / "state",
         api={"url": url, "key": api_key, "max_requests_per_s": 1000},
         poll={"interval_s": 0.5, "jitter_s": 0.0, "streams": ["calls"]},
-        delivery={"interval_s": 0.2, "timeout_s": 5},
+        # Every notification on its own (no burst digest): copies are counted per call.
+        delivery={"interval_s": 0.2, "timeout_s": 5, "max_per_cycle": 1000},
         log={"level": "info", "format": "json"},
         routes=[{"name": "hook", "events": ["call"], "notify": [receiver.url()]}],
     )

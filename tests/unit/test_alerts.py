@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tossd.daemon.alerts import Alerter
+from tossd.daemon.alerts import Alerter, LocalAlerts
 from tossd.domain import DrainReport, Stream, StreamReport
 
 Step = StreamReport | DrainReport
@@ -224,3 +224,34 @@ def test_routes_that_match_no_number_are_told_once(
         for s in syncs
     ]
     assert titles == told
+
+
+def test_local_trouble_is_told_once_per_change_after_n_checks() -> None:
+    local = LocalAlerts(after_failures=2)
+    deleted = "the database file /x/tossd.db was deleted (what tossd records is lost)"
+
+    told = [local.store_checked(t) for t in (deleted, deleted, deleted, None, deleted, None)]
+
+    assert [[a.title for a in alerts] for alerts in told] == [
+        [],
+        ["tossd: its database is in trouble"],
+        [],
+        [],  # one clear check is not yet the end
+        [],
+        [],
+    ]
+    assert "was deleted" in told[1][0].body
+    assert [a.title for a in local.store_checked(None) + local.store_checked(None)] == [
+        "tossd: its database is fine again"
+    ]
+
+
+def test_unwritten_results_are_told_once_and_their_end_once() -> None:
+    local = LocalAlerts(after_failures=1)
+    titles = [[a.title for a in local.results_checked(n)] for n in (3, 4, 0, 0)]
+    assert titles == [
+        ["tossd: notifications are held: results cannot be written"],
+        [],
+        ["tossd: results are written again"],
+        [],
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -591,3 +592,30 @@ def test_any_caller_text_renders_inert(
         assert mention.findall(text) == []
         if target in MARKDOWN_KINDS:
             assert re.findall(r"[*\[\]`~|]", text) == []
+
+
+#: One megabyte of a value a stranger controls: hidden characters, mentions and digits mixed,
+#: so every sanitising step would have work to do on all of it.
+MEGABYTE = ("+1 212 555 0134 \u200b@everyone <!here> ") * (1024 * 1024 // 36)
+#: Far below what touching each character of a megabyte costs (a list of a million strings
+#: alone is 8 MB); far above what rendering a capped event needs.
+BOUNDED_PEAK_BYTES = 512 * 1024
+
+
+@pytest.mark.parametrize("target", [TargetKind.SLACK, TargetKind.EMAIL, TargetKind.JSON])
+@pytest.mark.parametrize("kind", list(EventKind))
+def test_a_megabyte_value_is_cut_before_any_other_work(kind: EventKind, target: TargetKind) -> None:
+    """Bounded work on untrusted input: rendering costs O(capped size), not O(what was sent),
+    measured as peak memory (deterministic, unlike time)."""
+    huge = {key: MEGABYTE for key, value in PAYLOADS[kind].items() if isinstance(value, str)}
+    event = make_event(kind, **huge)
+    tracemalloc.start()
+    try:
+        title, body = render_event(event, SALES, kind=target, tz=NEW_YORK, audio_note=None)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < BOUNDED_PEAK_BYTES
+    assert len(title) <= 120
+    assert len(body) < 4000

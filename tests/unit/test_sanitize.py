@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tracemalloc
 import unicodedata
 
 import pytest
@@ -296,3 +297,38 @@ def test_any_title_is_one_printable_line(text: str, kind: TargetKind, max_len: i
     assert len(out) <= max_len
     assert "\n" not in out and "\r" not in out
     assert hidden(out) == []
+
+
+#: A megabyte of what sanitising must look at character by character (hidden, joiners, `@`).
+MEGABYTE = "a\u200b@b\u202e\n" * (1024 * 1024 // 6)
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_megabyte_is_cut_before_it_is_sanitised(kind: TargetKind, multiline: bool) -> None:
+    """The cap comes first: peak memory follows `max_len`, not the megabyte (a list of a
+    million one-character strings alone would be 8 MB)."""
+    tracemalloc.start()
+    try:
+        cleaned = clean(MEGABYTE, kind, max_len=1600, multiline=multiline)
+        line = one_line(MEGABYTE, 80)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 256 * 1024
+    assert cleaned.endswith(ELLIPSIS)
+    assert len(cleaned) <= 1600
+    assert len(line) <= 80
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a" * 100_000,  # plain text, far over the cap
+        "\u200b" * 100_000 + "visible",  # padding of hidden characters: cut with it
+    ],
+    ids=["plain", "hidden-padding"],
+)
+def test_a_value_cut_before_sanitising_still_says_it_was_cut(value: str) -> None:
+    assert clean(value, TargetKind.JSON, max_len=50).endswith(ELLIPSIS)

@@ -152,3 +152,23 @@ def test_due_rows_become_batches_per_lane(
     for batches in found.values():
         for batch in batches:
             assert batch.target is ROUTES[batch.route.name].target(batch.rows[0].target)
+
+
+@pytest.mark.parametrize(
+    ("due", "max_per_cycle", "batches"),
+    [
+        # at the limit: one send each
+        ([row(1, "a", "notify[0]"), row(2, "a", "notify[0]")], 2, [([1], False), ([2], False)]),
+        # over it: one digest of them all
+        ([row(i, "a", "notify[0]") for i in (1, 2, 3)], 2, [([1, 2, 3], True)]),
+        # counted per route and target: two routes sharing a URL each stay under
+        ([row(1, "a", "notify[0]"), row(2, "b", "notify[0]")], 1, [([1], False), ([2], False)]),
+        # quiet-hours rows are a digest already and do not count toward a burst
+        ([row(1, "a", "notify[0]", 9), row(2, "a", "notify[0]")], 1, [([2], False), ([1], False)]),
+    ],
+)
+def test_a_burst_of_one_route_and_target_is_one_digest(
+    due: list[Delivery], max_per_cycle: int, batches: list[tuple[list[int], bool]]
+) -> None:
+    found, _ = batches_by_lane(due, ROUTES, max_per_cycle)
+    assert [([r.id for r in b.rows], b.burst) for b in found[SHARED.fingerprint]] == batches

@@ -13,12 +13,27 @@ import threading
 from collections.abc import Callable, Sequence
 
 from tossd.cli.parser import build_parser
-from tossd.errors import ApiError, ApiKeyRejected, ConfigError, ListenError, TossdError
+from tossd.errors import (
+    ApiError,
+    ApiKeyRejected,
+    ConfigError,
+    ListenError,
+    StoreCorrupt,
+    TossdError,
+)
 
 #: sysexits.h EX_CONFIG: systemd's RestartPreventExitStatus=78 stops restart loops on it.
 EXIT_CONFIG = 78
 EXIT_API = 69  # EX_UNAVAILABLE
 EXIT_AUTH = 77  # EX_NOPERM
+#: sysexits.h EX_DATAERR: the database is damaged; the unit does not restart on it either.
+EXIT_CORRUPT = 65
+#: The one line that says how to get going again after a damaged database.
+RECOVER = (
+    "to recover, stop tossd and move the database file (and its -wal and -shm files) aside; "
+    "tossd then starts a new one, announcing only the last [poll] initial_window_s "
+    "(`sqlite3 OLD.db .recover` may save the old history)"
+)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -41,6 +56,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     except ApiError as exc:
         print(f"tossd: the Tossable Digits API failed: {exc.message}", file=sys.stderr)
         return EXIT_API
+    except StoreCorrupt as exc:
+        print(f"tossd: the database is damaged: {exc.message}", file=sys.stderr)
+        print(f"tossd: {RECOVER}", file=sys.stderr)
+        return EXIT_CORRUPT
     except ListenError as exc:
         # A port in use is a runtime failure: systemd restarts the service (not so on 78).
         print(f"tossd: {exc.message}", file=sys.stderr)

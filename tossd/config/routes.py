@@ -173,6 +173,8 @@ class DeliveryConfig(BaseModel):
     timeout_s: Seconds = 30.0
     max_attachment_mb: Megabytes = 20.0
     timezone: Zone | None = None
+    #: More notifications than this due at once for one route and target become one digest.
+    max_per_cycle: int = Field(default=50, ge=1)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from tossd.daemon.trouble import Change, Trouble
 from tossd.domain import DrainReport, Stream, StreamReport
 from tossd.text.sanitize import provider_text
 from tossd.text.untrusted import one_line
@@ -147,3 +148,47 @@ class Alerter:
             return []
         self._key_alerted = False
         return [Alert("tossd: the API key works again", "Polling has resumed.")]
+
+
+@dataclass
+class LocalAlerts:
+    """tossd's own machine failing it: the database file, results it cannot write (each told
+    once per change, see `tossd.daemon.trouble`)."""
+
+    after_failures: int
+    _file: Trouble = field(init=False)
+    _unwritten: Trouble = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._file = Trouble(self.after_failures)
+        self._unwritten = Trouble(self.after_failures)
+
+    def store_checked(self, trouble: str | None) -> list[Alert]:
+        change = self._file.check(trouble)
+        if change is Change.BEGAN:
+            return [
+                Alert(
+                    "tossd: its database is in trouble",
+                    f"{one_line(trouble, 300)}.\nWhat tossd records now may be lost, and a "
+                    "restart may announce recent events again. Restore the file or its write "
+                    "access, then restart tossd.",
+                )
+            ]
+        if change is Change.ENDED:
+            return [Alert("tossd: its database is fine again", "The database file is back.")]
+        return []
+
+    def results_checked(self, unrecorded: int) -> list[Alert]:
+        change = self._unwritten.check("unwritten" if unrecorded else None)
+        if change is Change.BEGAN:
+            return [
+                Alert(
+                    "tossd: notifications are held: results cannot be written",
+                    f"{unrecorded} notification(s) went out but tossd cannot write that down "
+                    "(disk full? database read-only or locked?). It sends nothing more until "
+                    "it can, so nothing is sent twice. See delivery.unrecorded in the log.",
+                )
+            ]
+        if change is Change.ENDED:
+            return [Alert("tossd: results are written again", "Held notifications go out.")]
+        return []

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from tossd.config.model import Config
+from tossd.store.engine import BUSY_TIMEOUT_MS
 from tossd.store.store import Store
+
+#: The daemon's wait for another process's write lock. Its store calls run on the event loop,
+#: so a wait stops health answers, API deadlines and sends alike: a write that cannot have
+#: the lock this soon fails (the poll or result is retried; a send's result is held).
+LOOP_BUSY_TIMEOUT_MS = 250
 
 
 def open_store(config: Config, *, long_running: bool = False) -> Store:
     """The store; `long_running` (the daemon) migrates in a child process, so the daemon
-    never holds Alembic in memory."""
-    audio = config.state_dir / "audio"
-    return Store.open(config.store_url, audio_dir=audio, migrate_in_child=long_running)
+    never holds Alembic in memory, and waits for locks only briefly (LOOP_BUSY_TIMEOUT_MS)."""
+    return Store.open(
+        config.store_url,
+        audio_dir=config.state_dir / "audio",
+        migrate_in_child=long_running,
+        busy_timeout_ms=LOOP_BUSY_TIMEOUT_MS if long_running else BUSY_TIMEOUT_MS,
+    )
 
 
 def open_existing_store(config: Config) -> Store | None:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -178,10 +178,17 @@ class HealthCheck:
     started_at: float | None = None
     clock: Callable[[], float] = time.time
     state_dir: Path | None = None
+    #: What is wrong with the database file (deleted, read-only): the store's reads go on
+    #: working from the open file, so only this tells.
+    store_file: Callable[[], str | None] = lambda: None
 
     def report(self) -> HealthReport:
         rejected = None if self.state_dir is None else read_key_rejected(self.state_dir)
-        return health_facts(self.facts, self.intervals, self.clock(), self.started_at, rejected)
+        report = health_facts(self.facts, self.intervals, self.clock(), self.started_at, rejected)
+        trouble = self.store_file()
+        if trouble is None:
+            return report
+        return replace(report, ok=False, reasons=(f"store: {trouble}", *report.reasons))
 
 
 def record_start(state_dir: Path, started_at: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -9,6 +10,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from tossd.config.ops import parse_listen
+from tossd.daemon.connections import (
+    CONNECTION_DEADLINE_S,
+    KEEPALIVE_S,
+    MAX_CONNECTIONS,
+    ConnectionGuard,
+)
 from tossd.daemon.health import HealthReport
 from tossd.daemon.metrics import Metrics
 from tossd.errors import ListenError
@@ -53,16 +60,29 @@ async def serve_health(
     a runtime failure that a restart may cure, not a configuration error.
     """
     host, port = parse_listen(listen, allow_port_zero=True)
-    runner = web.AppRunner(health_app(report, metrics), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(
+        health_app(report, metrics),
+        access_log=None,
+        shutdown_timeout=1.0,
+        keepalive_timeout=KEEPALIVE_S,
+    )
     await runner.setup()
+    handlers = runner.server
+    assert handlers is not None  # set by setup()
+    guard = ConnectionGuard(MAX_CONNECTIONS, CONNECTION_DEADLINE_S)
+    server: asyncio.Server | None = None
     try:
         try:
-            await web.TCPSite(runner, host, port).start()
+            server = await asyncio.get_running_loop().create_server(
+                lambda: guard.wrap(handlers()), host, port
+            )
         except OSError as exc:
             reason = exc.strerror or str(exc)
             raise ListenError(f"health.listen: cannot listen on {listen}: {reason}") from exc
-        bound_host, bound_port = runner.addresses[0][:2]
+        bound_host, bound_port = server.sockets[0].getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         yield HealthServer(f"http://{shown}:{bound_port}")
     finally:
+        if server is not None:
+            server.close()
         await runner.cleanup()

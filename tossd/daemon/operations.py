@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 import structlog
 
 from tossd.config.model import Config
-from tossd.daemon.alerts import Alert, Alerter
+from tossd.daemon.alerts import Alert, Alerter, LocalAlerts
 from tossd.daemon.health import (
     HealthCheck,
     record_key_rejected,
@@ -21,10 +21,12 @@ from tossd.daemon.heartbeat import Heartbeat
 from tossd.daemon.metrics import Metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
 from tossd.domain import DeliveryKind, DrainReport, Notice, StreamReport
+from tossd.errors import StoreError
 from tossd.notify.deliver import Deliverer
 from tossd.notify.message import Message
 from tossd.notify.routing import Target
 from tossd.store.store import Store
+from tossd.store.watch import StoreFile
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +47,11 @@ class Operations:
         self._notifier = Notifier.from_env(self._env)
         self.metrics = Metrics(config.poll.streams, budget_per_s=config.api.max_requests_per_s)
         self._alerter = Alerter(config.alerts.after_failures)
+        self._local = LocalAlerts(config.alerts.after_failures)
+        self._store_file: StoreFile | None = None
+        self._store_trouble: str | None = None
+        #: Alerts the ledger could not take yet (its database failing): queued first next time.
+        self._unqueued: list[Alert] = []
         self._latest: dict[str, StreamReport] = {}
         self._heartbeat = Heartbeat()
         self.deliverer: Deliverer | None = None
@@ -57,6 +64,7 @@ class Operations:
     async def open(self, stack: AsyncExitStack, store: Store, deliverer: Deliverer) -> None:
         """Metrics on the store, the start time for `tossd health`, the HTTP endpoint if set."""
         self.deliverer = deliverer
+        self._store_file = store.file()
         started = self._clock()
         record_start(self._config.state_dir, started)
         # A refusal noted by an earlier run is not this run's: its first poll says again.
@@ -71,7 +79,9 @@ class Operations:
 
             intervals = stream_intervals(self._config.poll)
             state_dir = self._config.state_dir
-            check = HealthCheck(store.facts(), intervals, started, self._clock, state_dir)
+            check = HealthCheck(
+                store.facts(), intervals, started, self._clock, state_dir, self.store_trouble
+            )
             server = await stack.enter_async_context(
                 serve_health(listen, check.report, self.metrics)
             )
@@ -102,8 +112,29 @@ class Operations:
         self._raise(self._alerter.after_poll(report))
 
     def after_drain(self, report: DrainReport) -> None:
+        """After each delivery pass (at least every `[delivery] interval_s`): its figures and
+        alerts, and a look at the database file (a few stat calls)."""
+        self.check_store()
         self._heartbeat.after_drain(report.sent, report.failed)
-        self._raise(self._alerter.after_drain(report))
+        self._raise(
+            self._alerter.after_drain(report) + self._local.results_checked(report.unrecorded)
+        )
+
+    def store_trouble(self) -> str | None:
+        """What is wrong with the database file now (deleted, replaced, read-only), or None."""
+        return None if self._store_file is None else self._store_file.trouble()
+
+    def check_store(self) -> None:
+        """One line when the database file's state changes, alerts with hysteresis (health
+        reports the trouble at once)."""
+        trouble = self.store_trouble()
+        if trouble != self._store_trouble:
+            if trouble is None:
+                log.info("store.file_ok")
+            else:
+                log.error("store.file_trouble", error=trouble)
+            self._store_trouble = trouble
+        self._raise(self._local.store_checked(trouble))
 
     def heartbeat(self) -> None:
         """The hourly line: cycles, events, deliveries and failures since the last one."""
@@ -131,10 +162,18 @@ class Operations:
     def _raise(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             log.warning("tossd.alert", title=alert.title)
-            if self.deliverer is not None:
-                self.deliverer.enqueue(
-                    DeliveryKind.ALERT, Notice.TOSSD_ERROR, _same(Message(alert.title, alert.body))
-                )
+        pending, self._unqueued = self._unqueued + alerts, []
+        if self.deliverer is None:
+            return
+        for index, alert in enumerate(pending):
+            message = _same(Message(alert.title, alert.body))
+            try:
+                self.deliverer.enqueue(DeliveryKind.ALERT, Notice.TOSSD_ERROR, message)
+            except StoreError as exc:
+                # The database is what fails: keep the alerts, they are queued once it works.
+                log.error("tossd.alert_unqueued", alerts=len(pending) - index, error=exc.message)
+                self._unqueued = pending[index:]
+                return
 
 
 def _same(message: Message) -> Callable[[Target], Message]:

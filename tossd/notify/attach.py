@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from tossd.domain import MIB, EventKind, StoredEvent
 from tossd.notify.message import Attachment, encoded_size
@@ -42,9 +43,14 @@ def recording(
     if audio is None:
         if limits.now - event.recorded_at < limits.audio_wait_s:
             raise Postpone
-        return (), "Recording not attached: it could not be downloaded from Tossable Digits."
+        if store.audio_failures(event.id):
+            return (), "Recording not attached: it could not be downloaded from Tossable Digits."
+        # No download failed: saving it here did (a full disk, say), never the provider's fault.
+        return (), "Recording not attached: tossd could not save it on this server (see its log)."
     if not target.info.supports_attachments:
         return (), f"Recording not attached: {target.info.scheme} targets do not carry files."
+    if not is_mp3(audio.path):
+        return (), "Recording not attached: Tossable Digits sent a file that is not an MP3."
     cap = _cap(target, limits)
     if encoded_size(audio.size) > cap:
         return (), f"Recording not attached: it is over this target's {cap / MIB:.0f} MB limit."
@@ -65,6 +71,8 @@ def digest_recordings(
         audio = store.audio_for(event.id) if event.kind is EventKind.VOICEMAIL else None
         if audio is None or total + encoded_size(audio.size) > _cap(target, limits):
             continue
+        if not is_mp3(audio.path):
+            continue
         total += encoded_size(audio.size)
         chosen.append(_attachment(event, audio, route))
     return tuple(chosen)
@@ -74,3 +82,14 @@ def _attachment(event: StoredEvent, audio: AudioFile, route: Route) -> Attachmen
     """The MP3 under a name we make from the local time (never from API text)."""
     stamp = datetime.fromtimestamp(event.occurred_at, route.tz)
     return Attachment(audio.path, f"voicemail-{stamp:%Y%m%d-%H%M%S}.mp3", audio.size)
+
+
+def is_mp3(path: Path) -> bool:
+    """Whether the file starts as an MP3 does (an ID3 tag, or an MPEG audio frame's sync
+    bits), so that nothing else is ever attached as `audio/mpeg`; unreadable is False."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(3)
+    except OSError:
+        return False
+    return head == b"ID3" or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)

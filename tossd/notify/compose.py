@@ -52,20 +52,22 @@ def digest_message(
     route: Route,
     target: Target,
     limits: AudioLimits,
-    held_until: int,
+    held_until: int | None,
 ) -> Message:
-    """What quiet hours held for one target, oldest first, in one message."""
+    """What quiet hours held for one target (or, without `held_until`, a burst of more
+    than `[delivery] max_per_cycle`), oldest first, in one message."""
     ordered = sorted(items, key=lambda item: item[0].occurred_at)
     if route.folds_voicemail_calls:
         told = {event.id for event in without_folded_calls([event for event, _ in ordered])}
         ordered = [item for item in ordered if item[0].id in told]
-    held = datetime.fromtimestamp(held_until, route.tz)
+    held = None if held_until is None else datetime.fromtimestamp(held_until, route.tz)
     title, body = render_digest(
         ordered,
         route=route.name,
         kind=target.info.kind,
         tz=route.tz,
-        held_until_text=held.strftime("%H:%M"),
+        held_until_text=None if held is None else held.strftime("%H:%M"),
+        burst=held is None,
     )
     events = [event for event, _ in ordered]
     return Message(title, body, digest_recordings(store, events, route, target, limits))

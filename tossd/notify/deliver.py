@@ -18,14 +18,15 @@ from tossd.config.routes import DeliveryConfig
 from tossd.domain import DeliveryKind, DrainReport, KnownExtension, Notice, StoredEvent
 from tossd.notify.apprise.send import send as apprise_send
 from tossd.notify.attach import AudioLimits, Postpone
-from tossd.notify.batches import Batch, batches_by_lane
+from tossd.notify.batches import DUE_PER_CYCLE, Batch, batches_by_lane
 from tossd.notify.breaker import Breaker
 from tossd.notify.claims import Claims
 from tossd.notify.compose import digest_message, event_message
-from tossd.notify.fold import Fold, fold
+from tossd.notify.fold import Fold, fold_row
 from tossd.notify.lanes import BREAKER_AFTER, Lane
 from tossd.notify.message import Message, SendResult, decode_message
 from tossd.notify.queue import enqueue
+from tossd.notify.results import Results
 from tossd.notify.routing import Route, Target, plan_deliveries
 from tossd.notify.tasks import SendTasks
 from tossd.store.ledger import Ledger
@@ -61,13 +62,13 @@ class Deliverer:
         self._config = config
         self._retry = config.retry_policy
         self._clock = clock
-        self._rand = rand
         self._send = send
         self._shared = asyncio.Semaphore(config.concurrency)
         self._lanes: dict[str, Lane] = {}
         self._finished = DrainReport()
         self._extensions: dict[int, KnownExtension] = {}
         self._claims = Claims(ledger, config.timeout_s, clock)
+        self._results = Results(ledger, self._retry, self._claims.owner, rand)
         self._sends = SendTasks(self._claims.release)
 
     def _now(self) -> int:
@@ -106,14 +107,20 @@ class Deliverer:
     def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
         """Plan, then start the send of every due row (or of the rows `only` names) in its
         target's lane; returns at once with the tasks started. A row already being sent, or
-        held by its target's open breaker, waits."""
+        held by its target's open breaker, waits; all wait while a result cannot be written."""
+        flushed = self._results.flush()
+        self._finished.unrecorded = self._results.held
+        if not flushed:
+            return []
         # Numbers are few and change hourly: read them once per dispatch, not per event.
         self._extensions = {e.extensionid: e for e in self._store.all_extensions()}
         self._finished.planned += self.plan()
         now = self._now()
         due = [
             row
-            for row in self._ledger.due(now, beyond_s=CLOCK_SLACK_S, skip=self._held(now))
+            for row in self._ledger.due(
+                now, beyond_s=CLOCK_SLACK_S, skip=self._held(now), limit=DUE_PER_CYCLE
+            )
             if self._retry.due_now(row.attempts, row.next_attempt_at, now, CLOCK_SLACK_S)
             and (only is None or row.id in only)
             and not self._sends.holds(row.id)
@@ -121,7 +128,7 @@ class Deliverer:
         if not due:
             return []
         events = self._ledger.events([d.event_id for d in due if d.event_id is not None])
-        lanes, orphans = batches_by_lane(due, self._routes)
+        lanes, orphans = batches_by_lane(due, self._routes, self._config.max_per_cycle)
         self._orphan(orphans, now)
         chosen: list[tuple[Lane, bool, Batch]] = []
         for url, batches in lanes.items():
@@ -200,7 +207,7 @@ class Deliverer:
             return
         config = self._config
         limits = AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
-        if rows[0].held_until is not None:
+        if batch.digest:
             items = [
                 (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
                 for r in rows
@@ -210,8 +217,13 @@ class Deliverer:
         elif event is None:  # a report or an alert: its message was stored with the row
             message = decode_message(self._ledger.payload(rows[0].id) or "{}")
         else:
-            if route.folds_voicemail_calls and self._folded(rows[0].id, event):
-                return
+            if route.folds_voicemail_calls:
+                wait = self._config.audio_wait_s, POSTPONE_S
+                verdict = fold_row(self._ledger, rows[0].id, event, self._now(), wait, self.owner)
+                self._finished.folded += verdict is Fold.FOLDED
+                self._finished.postponed += verdict is Fold.WAIT
+                if verdict is not Fold.SEND:
+                    return
             extension = self._extensions.get(event.extensionid)
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
@@ -220,18 +232,6 @@ class Deliverer:
                 self._finished.postponed += 1
                 return
         await self._attempt(rows, target, message, lane, probe)
-
-    def _folded(self, row_id: int, call: StoredEvent) -> bool:
-        """Is this call told by its voicemail (the row is folded), or waiting for it?"""
-        now = self._now()
-        verdict = fold(call, self._ledger.voicemails_between, now, self._config.audio_wait_s)
-        if verdict is Fold.FOLDED:
-            self._ledger.mark_folded([row_id], owner=self.owner)
-            self._finished.folded += 1
-        elif verdict is Fold.WAIT:
-            self._ledger.postpone([row_id], now + POSTPONE_S, owner=self.owner)
-            self._finished.postponed += 1
-        return verdict is not Fold.SEND
 
     def _orphan(self, rows: list[Delivery], now: int) -> None:
         """Rows of a route or target this config lacks (planned by another): orphaned."""
@@ -246,7 +246,7 @@ class Deliverer:
         timeout_s = self._config.timeout_s
 
         async def work() -> SendResult | None:
-            if not self._claims.renew(ids):  # another sender took it after a long wait
+            if self._results.held or not self._claims.renew(ids):  # a result unwritten; row taken
                 return None
             return await self._send(target.url, message, kind=target.info.kind, timeout_s=timeout_s)
 
@@ -256,33 +256,21 @@ class Deliverer:
         now = self._now()
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
-            self._ledger.mark_sent(ids, now, owner=self.owner)
+            self._results.sent(ids, now)
             self._finished.sent += len(ids)
             log.info("delivery.sent", ids=ids, route=rows[0].route, target=target.label)
             return
-        self._failed(rows, target, result.error or "the target refused the notification", now)
-
-    def _failed(self, rows: list[Delivery], target: Target, error: str, now: int) -> None:
-        ids = [row.id for row in rows]
-        attempts = max(row.attempts for row in rows) + 1
-        retry_at = self._retry.next_attempt(
-            failures=attempts,
-            created_at=min(row.created_at for row in rows),
-            now=now,
-            rand=self._rand(),
-        )
-        self._ledger.mark_failed(ids, error, retry_at, owner=self.owner)
-        self._finished.failed += len(ids)
-        # Alerts that die are not alerted about again: that would loop on a dead target.
-        if retry_at is None and rows[0].kind is not DeliveryKind.ALERT:
-            self._finished.dead += len(ids)
+        error = result.error or "the target refused the notification"
+        failure, retry_at = self._results.failed(rows, error, now)
+        self._finished.failed += failure.rows
+        self._finished.dead += failure.dead
         log.warning(
             "delivery.failed",
             ids=ids,
             route=rows[0].route,
             target=target.label,
             error=error,
-            attempts=attempts,
+            attempts=max(row.attempts for row in rows) + 1,
             retry_in_s=None if retry_at is None else retry_at - now,
             dead=retry_at is None,
         )

@@ -14,6 +14,8 @@ from enum import Enum
 from typing import Any
 
 from tossd.domain import EventKind, StoredEvent
+from tossd.store.ledger import Ledger
+from tossd.text.untrusted import bounded
 
 #: A voicemail belongs to a call if it is stamped this close to the call's span (clocks of
 #: the call record and the voicemail box are not the same clock).
@@ -29,12 +31,12 @@ class Fold(Enum):
 
 
 def went_to_voicemail(event: StoredEvent) -> bool:
-    status = str(event.payload.get("status", ""))
+    status = bounded(event.payload.get("status", ""), 10)
     return event.kind is EventKind.CALL and status.lower() == "voicemail"
 
 
 def _digits(value: Any) -> str:
-    return "".join(c for c in str(value or "") if c.isdigit())[-10:]
+    return "".join(c for c in bounded(value or "", 10) if c.isdigit())[-10:]
 
 
 def is_its_voicemail(call: StoredEvent, voicemail: StoredEvent) -> bool:
@@ -73,3 +75,17 @@ def without_folded_calls(events: Sequence[StoredEvent]) -> list[StoredEvent]:
         for event in events
         if not (went_to_voicemail(event) and any(is_its_voicemail(event, v) for v in voicemails))
     ]
+
+
+def fold_row(
+    ledger: Ledger, row_id: int, call: StoredEvent, now: int, wait: tuple[float, int], owner: str
+) -> Fold:
+    """`fold`'s verdict for one call's row, written to the ledger: folded, or looked at again
+    `wait[1]` seconds later while its voicemail may still come (for `wait[0]` seconds)."""
+    audio_wait_s, postpone_s = wait
+    verdict = fold(call, ledger.voicemails_between, now, audio_wait_s)
+    if verdict is Fold.FOLDED:
+        ledger.mark_folded([row_id], owner=owner)
+    elif verdict is Fold.WAIT:
+        ledger.postpone([row_id], now + postpone_s, owner=owner)
+    return verdict

@@ -19,13 +19,15 @@ from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError, TemplateRenderError
 from tossd.text.phone import format_number, is_dialable, place_of
 from tossd.text.sanitize import clean, clean_title
-from tossd.text.untrusted import one_line
+from tossd.text.untrusted import bounded, one_line
 
 NAME_LEN = 80
 NUMBER_LEN = 40
 SMS_LEN = 1600
 PREVIEW_LEN = 80
 STATUS_LEN = 24
+#: Events listed in a digest; the rest are counted ("… and 382 more").
+DIGEST_LINES = 30
 ERROR_LEN = 200
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -148,8 +150,10 @@ def render_digest(
     kind: TargetKind,
     tz: tzinfo,
     held_until_text: str | None,
+    burst: bool = False,
 ) -> tuple[str, str]:
-    """One message for the events a route held during quiet hours, oldest first."""
+    """One message for the events a route held during quiet hours (or a `burst`), oldest
+    first; only the first DIGEST_LINES are listed, so its size never follows the count."""
     ordered = sorted(items, key=lambda item: (item[0].occurred_at, item[0].id))
     counts = Counter(event.kind for event, _ in ordered)
     context = {
@@ -160,10 +164,12 @@ def render_digest(
             _count(counts[k], one, many) for k, (_, one, many) in _WORDS.items() if counts[k]
         ),
         "held_until": held_until_text or "",
+        "burst": burst,
         "events": [
             event_context(event, extension, kind=kind, tz=tz, audio_note=None)
-            for event, extension in ordered
+            for event, extension in ordered[:DIGEST_LINES]
         ],
+        "more": max(0, len(ordered) - DIGEST_LINES),
     }
     return _render_pair("digest", context, kind)
 
@@ -226,7 +232,7 @@ def _number(
 
 def _caller(event: StoredEvent, kind: TargetKind) -> dict[str, Any]:
     name_field, number_field, _ = _FIELDS[event.kind]
-    raw_number = str(event.payload.get(number_field) or "")
+    raw_number = bounded(event.payload.get(number_field) or "", NUMBER_LEN)
     name = clean(event.payload.get(name_field) if name_field else "", kind, max_len=NAME_LEN)
     number_display = clean(format_number(raw_number), kind, max_len=NUMBER_LEN)
     return {
@@ -250,7 +256,7 @@ def _caller_label(name: str, raw_number: str, number_display: str) -> str:
 
 def _voicemail(p: Mapping[str, Any], kind: TargetKind) -> dict[str, Any]:
     length = _int(p.get("length"))
-    callback = str(p.get("callback") or "")
+    callback = bounded(p.get("callback") or "", NUMBER_LEN)
     return {
         "length_s": length,
         "length_text": duration_text(length),
@@ -281,5 +287,5 @@ def _digits(text: str) -> str:
 
 def _int(value: object) -> int:
     """Payload numbers were coerced by the API models; digits as text still count."""
-    text = str(value).strip()
+    text = bounded(value, 8).strip()
     return int(text) if text.isascii() and text.isdigit() else 0

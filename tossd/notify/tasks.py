@@ -7,7 +7,11 @@ import asyncio
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
+import structlog
+
 from tossd.store.records import Delivery
+
+log = structlog.get_logger(__name__)
 
 
 class SendTasks:
@@ -33,6 +37,8 @@ class SendTasks:
             self._rows -= ids
             if finished.cancelled():  # shutdown: give the rows back for the next sender
                 self._release(list(ids))
+            elif error := finished.exception():  # a write before the send: nothing was sent
+                log.error("delivery.job_failed", error=str(error), ids=sorted(ids))
 
         task.add_done_callback(done)
         return task

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,27 +13,37 @@ import sqlalchemy
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from tossd.errors import StoreError
+from tossd.errors import StoreCorrupt, StoreError
 from tossd.store.sqlite_reader import sqlite_file
 
+#: SQLite's primary result codes for a damaged file: SQLITE_CORRUPT and SQLITE_NOTADB.
+CORRUPT_CODES = frozenset({11, 26})
+#: SQLITE_BUSY and SQLITE_LOCKED: another connection holds the lock we waited for.
+BUSY_CODES = frozenset({5, 6})
+#: How long a command waits for another process's write lock before "database is locked".
+BUSY_TIMEOUT_MS = 5000
 # Execution option naming the statement our `begin` listener emits on SQLite.
 BEGIN_OPTION = "tossd_sqlite_begin"
 
 
-def create_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+def create_engine(
+    url: str, *, foreign_keys: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> Engine:
     """An engine for any SQLAlchemy URL; SQLite gets WAL, a busy timeout and real transactions.
 
-    `foreign_keys=False` is for migrations only (see `tossd.store.migrate`).
+    `foreign_keys=False` is for migrations only (see `tossd.store.migrate`). The daemon,
+    whose store calls run on its event loop, passes a short `busy_timeout_ms`: a call waiting
+    for a lock stops everything else (health, API timeouts) for that long.
     """
     try:
         engine = sqlalchemy.create_engine(url)
     except (ArgumentError, ImportError, ValueError) as exc:
         raise StoreError(f"invalid database URL {mask_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, foreign_keys=foreign_keys)
+        _configure_sqlite(engine, foreign_keys=foreign_keys, busy_timeout_ms=busy_timeout_ms)
     return engine
 
 
@@ -45,7 +57,7 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{BEGIN_OPTION: "BEGIN IMMEDIATE"})
 
 
-def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool, busy_timeout_ms: int) -> None:
     def on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         # pysqlite's legacy transaction control skips BEGIN before SELECT and DDL, so reads
         # are not repeatable and migrations are not atomic; SQLAlchemy's docs (SQLite,
@@ -55,9 +67,9 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             # Another process holding the write lock (the CLI, `tossd db upgrade`) makes us
-            # wait up to 5 s instead of failing at once with "database is locked". First:
-            # switching a new database to WAL below takes a lock too, and must wait for it.
-            cursor.execute("PRAGMA busy_timeout=5000")
+            # wait (5 s; the daemon far less) instead of failing at once with "database is
+            # locked". First: switching a new database to WAL below takes a lock too.
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             # WAL: readers (`tossd events`, reports) never block the poller's writes, nor
             # the writes the readers.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -70,12 +82,50 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         finally:
             cursor.close()
 
+    gate = WriteGate()
+
     def on_begin(connection: Connection) -> None:
         # Our own BEGIN (see on_connect); pysqlite still emits COMMIT and ROLLBACK.
-        connection.exec_driver_sql(connection.get_execution_options().get(BEGIN_OPTION, "BEGIN"))
+        statement = connection.get_execution_options().get(BEGIN_OPTION, "BEGIN")
+        if statement == "BEGIN":
+            connection.exec_driver_sql(statement)
+            return
+        gate.check(statement)
+        try:
+            connection.exec_driver_sql(statement)
+        except OperationalError as exc:
+            gate.after(exc)
+            raise
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
+
+
+class WriteGate:
+    """Once a write waited its whole busy timeout in vain, writes fail at once for CLOSED_S.
+
+    Another process holding the write lock for long (a `BEGIN EXCLUSIVE`, a backup) would
+    otherwise cost every write a full busy timeout, one after another: a daemon whose writes
+    run on its event loop would stand still. So the loop waits at most one busy timeout per
+    CLOSED_S, and each write refused meanwhile fails as a locked write does (and is retried
+    as one: the poll next cycle, a send's result held).
+    """
+
+    CLOSED_S = 1.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._closed_until = 0.0
+
+    def check(self, statement: str) -> None:
+        if self._clock() < self._closed_until:
+            locked = sqlite3.OperationalError("database is locked (by another process)")
+            raise OperationalError(statement, None, locked)
+
+    def after(self, exc: OperationalError) -> None:
+        code = getattr(exc.orig, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF in BUSY_CODES:
+            self._closed_until = self._clock() + self.CLOSED_S
 
 
 def is_sqlite(url: str) -> bool:
@@ -116,7 +166,14 @@ def store_errors(action: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise StoreError(f"could not {action}: {describe_error(exc)}") from exc
+        error = StoreCorrupt if is_corrupt(exc) else StoreError
+        raise error(f"could not {action}: {describe_error(exc)}") from exc
+
+
+def is_corrupt(exc: SQLAlchemyError) -> bool:
+    """SQLite said the file is damaged: no retry and no restart will help."""
+    code = getattr(exc.orig, "sqlite_errorcode", None) if isinstance(exc, DBAPIError) else None
+    return isinstance(code, int) and code & 0xFF in CORRUPT_CODES
 
 
 class EngineReader:

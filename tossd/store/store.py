@@ -11,7 +11,8 @@ from sqlmodel import col, select
 from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
-from tossd.store.engine import create_engine, is_sqlite, sqlite_path
+from tossd.store.audio import AudioRecords
+from tossd.store.engine import BUSY_TIMEOUT_MS, create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
     ensure_private_dir,
@@ -21,7 +22,6 @@ from tossd.store.files import (
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import (
-    AudioFile,
     BatchResult,
     Closable,
     ExtensionSync,
@@ -32,12 +32,13 @@ from tossd.store.retention import Pruner
 from tossd.store.schedule import BoxDue, PollSchedule
 from tossd.store.scope import Scopes
 from tossd.store.stats import Stats
-from tossd.store.tables import AudioAttemptRow, AudioRow, ExtensionRow
+from tossd.store.tables import ExtensionRow
+from tossd.store.watch import StoreFile, integrity_check
 
 MAX_ERROR_CHARS = 500
 
 
-class Store(Closable):
+class Store(AudioRecords, Closable):
     """Synchronous and small per call: the async poller calls it directly."""
 
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
@@ -47,6 +48,7 @@ class Store(Closable):
         self._transaction = self._scopes.session
         self._connection = self._scopes.connection
         self._audio_dir = audio_dir
+        self._file = StoreFile.of(engine)
 
     @property
     def audio_dir(self) -> Path:
@@ -89,7 +91,14 @@ class Store(Closable):
         return cls(create_engine(url), audio_dir=audio_dir)
 
     @classmethod
-    def open(cls, url: str, *, audio_dir: Path, migrate_in_child: bool = False) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        audio_dir: Path,
+        migrate_in_child: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
         The database file (and its -wal, -shm) is 0600; its directory is created 0700 when
@@ -116,7 +125,7 @@ class Store(Closable):
             make_private(db_file)
         ensure_private_dir(audio_dir)
         remove_orphan_temps(audio_dir)
-        return cls(create_engine(url), audio_dir=audio_dir)
+        return cls(create_engine(url, busy_timeout_ms=busy_timeout_ms), audio_dir=audio_dir)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -212,58 +221,6 @@ class Store(Closable):
                 connection, extensionid, stream, error[:MAX_ERROR_CHARS], now
             )
 
-    # Voicemail audio
-
-    def voicemails_missing_audio(self, *, max_attempts: int, limit: int = 100) -> list[StoredEvent]:
-        """Announced voicemails without audio and with fewer than `max_attempts` failures."""
-        query = queries.voicemails_missing_audio(max_attempts, limit)
-        with self._transaction("list voicemails missing audio") as session:
-            return [rows.stored_event(row) for row in session.exec(query)]
-
-    def record_audio(
-        self, event_id: int, *, clipid: str, filename: str, size: int, sha256: str, now: int
-    ) -> None:
-        """Note the audio file of a voicemail event (`filename` relative to `audio_dir`)."""
-        if not filename or Path(filename).name != filename or filename.startswith("."):
-            raise StoreError(f"audio filename must be a plain file name: {filename!r}")
-        row = AudioRow(
-            event_id=event_id,
-            clipid=clipid,
-            filename=filename,
-            size=size,
-            sha256=sha256,
-            fetched_at=now,
-        )
-        with self._transaction("record audio", write=True) as session:
-            session.add(row)
-
-    def record_audio_failure(self, event_id: int, error: str, now: int) -> int:
-        """Count one more failed audio fetch; return the failures so far."""
-        with self._transaction("record an audio failure", write=True) as session:
-            row = session.get(AudioAttemptRow, event_id)
-            if row is None:
-                row = AudioAttemptRow(
-                    event_id=event_id, attempts=0, last_error="", last_attempt_at=now
-                )
-                session.add(row)
-            row.attempts += 1
-            row.last_error = error[:MAX_ERROR_CHARS]
-            row.last_attempt_at = now
-            return row.attempts
-
-    def audio_for(self, event_id: int) -> AudioFile | None:
-        query = select(AudioRow).where(col(AudioRow.event_id) == event_id)
-        with self._transaction("read audio") as session:
-            row = session.exec(query).first()
-        if row is None:
-            return None
-        return AudioFile(
-            filename=row.filename,
-            size=row.size,
-            sha256=row.sha256,
-            path=self._audio_dir / row.filename,
-        )
-
     # Reading
 
     def list_events(
@@ -291,8 +248,8 @@ class Store(Closable):
 
     def integrity_check(self) -> str:
         """SQLite's own check of the database file: "ok" when sound."""
-        if self._engine.dialect.name != "sqlite":
-            raise StoreError(f"integrity_check is SQLite only, not {self._engine.dialect.name}")
-        with self._transaction("check the database") as session:
-            lines = session.connection().exec_driver_sql("PRAGMA integrity_check").scalars()
-            return "\n".join(str(line) for line in lines)
+        return integrity_check(self._engine)
+
+    def file(self) -> StoreFile | None:
+        """The database file as opened, to notice it deleted or read-only (SQLite only)."""
+        return self._file

@@ -12,7 +12,7 @@ import phonenumbers
 import structlog
 
 from tossd.text.places import PlaceIndex, PlaceIndexError
-from tossd.text.untrusted import one_line
+from tossd.text.untrusted import bounded, one_line
 
 log = structlog.get_logger(__name__)
 
@@ -127,7 +127,8 @@ _places = _Places()
 def _parsed(raw: str, region: str) -> Any:
     """The first valid reading of `raw`, else the first possible one, else None."""
     possible = None
-    for candidate in _candidates(raw):
+    # A real number is short: a megabyte of "digits" is never parsed, nor even stripped.
+    for candidate in _candidates(bounded(raw, _RAW_LEN)):
         try:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:

@@ -6,9 +6,8 @@ import re
 import unicodedata
 
 from tossd.domain import TargetKind
-from tossd.text.untrusted import visible
+from tossd.text.untrusted import ELLIPSIS, bounded, visible
 
-ELLIPSIS = "…"
 #: Invisible and unbreakable: after an `@` it splits `@everyone` for every parser without
 #: changing what people see, and, unlike U+200B, it adds no line-break opportunity.
 WORD_JOINER = "\u2060"
@@ -85,7 +84,7 @@ def clean(text: object, kind: TargetKind, *, max_len: int, multiline: bool = Fal
     sequence the target reads as a mention, link or formatting, at most `max_len` characters.
     Idempotent, so cleaning a cleaned value changes nothing.
     """
-    raw = "" if text is None else str(text)
+    raw = bounded(text, max_len)  # first: all that follows is O(max_len)
     shown = unicodedata.normalize("NFC", visible(raw.translate(_FOLD), keep_newlines=multiline))
     folded = _fold_lines(shown) if multiline else " ".join(shown.split())
     # Markdown look-alikes replace one character each, so they come after the cap: a cut
@@ -112,6 +111,7 @@ def clean_title(text: str, kind: TargetKind, max_len: int = 120) -> str:
     gets the same rule today.
     """
     del kind
+    text = bounded(text, max_len)
     # The joiners `clean` put after `@` are invisible too, and must survive.
     shown = _JOINED_AT.join(visible(piece) for piece in text.split(_JOINED_AT))
     return _cap(" ".join(unicodedata.normalize("NFC", shown).split()), max_len)

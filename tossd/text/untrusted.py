@@ -11,6 +11,23 @@ import unicodedata
 #: Unicode categories that are never shown: controls, format characters (bidi overrides,
 #: zero-width joiners), unassigned, private use, surrogates, line/paragraph separators.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp"})
+#: How much raw text is looked at per character kept: hidden characters that are dropped
+#: may pad a value, but a 1 MB caller name is cut here, before any per-character work.
+RAW_PER_KEPT = 4
+RAW_SLACK = 64
+ELLIPSIS = "…"
+
+
+def bounded(text: object, max_len: int) -> str:
+    """`text` as a string of at most a few times `max_len` characters, cut before anything
+    else looks at it: every later step is then O(max_len), whatever a stranger sent.
+
+    A cut value ends with an ellipsis, so the reader still sees that something was left out
+    even when the hidden characters that padded it are dropped later.
+    """
+    raw = "" if text is None else text if isinstance(text, str) else str(text)
+    limit = max(0, max_len) * RAW_PER_KEPT + RAW_SLACK
+    return raw if len(raw) <= limit else raw[:limit] + ELLIPSIS
 
 
 def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
@@ -28,10 +45,10 @@ def strip_controls(text: str, *, keep_newlines: bool = False) -> str:
 
 def one_line(text: object, max_len: int = 80) -> str:
     """Printable, single line, runs of spaces folded, at most `max_len` characters."""
-    clean = " ".join(strip_controls(str(text)).split())
+    clean = " ".join(strip_controls(bounded(text, max_len)).split())
     if len(clean) <= max_len:
         return clean
-    return clean[: max(0, max_len - 1)].rstrip() + "…"
+    return clean[: max(0, max_len - 1)].rstrip() + ELLIPSIS
 
 
 #: Every way text can break a line; each counts as one newline.
