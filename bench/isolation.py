@@ -202,6 +202,9 @@ class Scenario:
             f"timeout_s = {SEND_DEADLINE_S!r}",
             "backoff_s = 2.0",
             "max_backoff_s = 30.0",
+            # One message per call (no burst digest of the recovered backlog): copies are
+            # counted per call.
+            "max_per_cycle = 1000000",
             "[log]",
             'level = "debug"',
             'format = "json"',
