@@ -22,7 +22,7 @@ from tossd.api.client import Client
 from tossd.api.options import ApiOptions
 from tossd.config.model import Config, PollConfig
 from tossd.daemon.lifecycle import Daemon
-from tossd.domain import EventKind, Stream
+from tossd.domain import ACCOUNT, EventKind, Stream
 from tossd.poll.plan import REPROBE_S
 from tossd.poll.poller import Poller
 from tossd.sandbox.server import RunningSandbox
@@ -257,6 +257,9 @@ async def test_an_account_without_sms_warns_once_in_all(make_rig: Callable[..., 
     assert rig.requests["smsGet"] == 2  # re-probed after an hour, still refused
     warnings = [e for e in logs if e["log_level"] == "warning"]
     assert [(e["event"], e["stream"]) for e in warnings] == [("poll.unsupported", "sms")]
+    # Health: a stream the account does not have is on time, not failing.
+    state = rig.store.poll_state(ACCOUNT, Stream.SMS)
+    assert state is not None and state.last_success_at == int(rig.clock.now)
 
 
 async def test_per_number_turns_stay_within_the_budget(make_rig: Callable[..., Any]) -> None:

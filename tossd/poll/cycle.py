@@ -46,6 +46,18 @@ def say_reach(report: StreamReport, reach: StreamReach) -> None:
     )
 
 
+def say_stretched(stream: Stream, numbers: int, per_cycle: int, round_s: float) -> None:
+    """A round of per-number queries no longer fits one interval (said once per stream)."""
+    log.warning(
+        "poll.stretched",
+        stream=stream.value,
+        numbers=numbers,
+        per_cycle=per_cycle,
+        round_s=round_s,
+        advice="raise [api] max_requests_per_s if the provider allows it",
+    )
+
+
 def finish(report: StreamReport, started: float) -> StreamReport:
     """Time the cycle and log it: at debug when idle, so a quiet daemon stays quiet."""
     report.duration_s = time.perf_counter() - started

@@ -23,7 +23,14 @@ from tossd.domain import ACCOUNT, KnownExtension, Stream, StreamReport
 from tossd.errors import ApiKeyRejected, ApiMissingParameter, ApiUnsupported, TossdError
 from tossd.poll import plan
 from tossd.poll.audio import AudioFetcher
-from tossd.poll.cycle import Outcome, add_outcomes, finish, say_implausible, say_reach
+from tossd.poll.cycle import (
+    Outcome,
+    add_outcomes,
+    finish,
+    say_implausible,
+    say_reach,
+    say_stretched,
+)
 from tossd.poll.fetch import fetch_account, fetch_number
 from tossd.poll.plan import Reach, StreamReach
 from tossd.poll.translate import listed_extension
@@ -99,12 +106,16 @@ class Poller:
         report.extensions = len(extensions)
         reach = self._reach[stream]
         before, now = reach.reach, self._now()
-        if reach.off(now):
-            return finish(report, started)
-        if reach.tries_account(now):
-            await self._poll_account(stream, extensions, report)
-        if reach.reach is Reach.PER_NUMBER:
-            await self._poll_per_number(stream, extensions, report)
+        if not reach.off(now):
+            if reach.tries_account(now):
+                await self._poll_account(stream, extensions, report)
+            if reach.reach is Reach.PER_NUMBER:
+                await self._poll_per_number(stream, extensions, report)
+        if reach.reach is Reach.OFF:
+            # Nothing to poll on this account (no SMS): the stream is on time, not failing.
+            state = self._store.poll_state(ACCOUNT, stream)
+            watermark = None if state is None else state.watermark
+            self._store.record_batch(ACCOUNT, stream, [], watermark, now)
         if reach.reach is not before:
             say_reach(report, reach)
         return finish(report, started)
@@ -222,7 +233,9 @@ class Poller:
             by_id = {e.extensionid: e for e in extensions}
             turn = self._store.schedule().least_recent(stream, limit)
             picks = [by_id[i] for i in turn if i in by_id]
-            self._warn_stretched(stream, len(extensions), limit)
+            if stream not in self._stretched:  # one warning per stream
+                self._stretched.add(stream)
+                say_stretched(stream, len(extensions), limit, report.round_s)
         outcomes = await self._gather(stream, picks, self._pace[plan.PER_NUMBER_SHARE])
         if any(isinstance(error, ApiUnsupported) for _, error in outcomes):
             self._reach[stream].become(Reach.OFF, self._now())
@@ -282,18 +295,4 @@ class Poller:
             error_type=type(exc).__name__,
             consecutive_failures=failures,
             excerpt=getattr(exc, "excerpt", None),  # a wrong reply's look, bounded
-        )
-
-    def _warn_stretched(self, stream: Stream, numbers: int, per_cycle: int) -> None:
-        """Once per stream: a round of per-number queries no longer fits one interval."""
-        if stream in self._stretched:
-            return
-        self._stretched.add(stream)
-        log.warning(
-            "poll.stretched",
-            stream=stream.value,
-            numbers=numbers,
-            per_cycle=per_cycle,
-            round_s=plan.stretched_s(numbers, per_cycle, self._config.interval_for(stream)),
-            advice="raise [api] max_requests_per_s if the provider allows it",
         )
