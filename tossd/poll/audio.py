@@ -28,11 +28,15 @@ class AudioFetcher:
         self._store = store
         self._attempts = attempts
         self._clock = clock
+        # The voicemail poll and a due box's check both fetch: one at a time, or both would
+        # download the same clip and the second save would fail on the unique constraint.
+        self._one_at_a_time = asyncio.Lock()
 
     async def fetch(self) -> int:
         """Download the MP3 of every announced voicemail that has none yet; returns how many."""
-        pending = self._store.voicemails_missing_audio(max_attempts=self._attempts)
-        results = await asyncio.gather(*(self._fetch_one(event) for event in pending))
+        async with self._one_at_a_time:
+            pending = self._store.voicemails_missing_audio(max_attempts=self._attempts)
+            results = await asyncio.gather(*(self._fetch_one(event) for event in pending))
         return sum(results)
 
     async def _fetch_one(self, event: StoredEvent) -> int:
