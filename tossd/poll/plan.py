@@ -100,5 +100,6 @@ class StreamReach:
     def become(self, reach: Reach, now: float) -> bool:
         """Switch to `reach`; True when that is a change (worth one log line)."""
         changed = reach is not self.reach
-        self.reach, self.since = reach, now if changed or reach is not Reach.ACCOUNT else 0.0
+        # `since` counts only while refused (the re-probe's hour): set it every time.
+        self.reach, self.since = reach, now
         return changed
