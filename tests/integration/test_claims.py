@@ -76,6 +76,23 @@ def test_a_claim_lasts_past_the_send_deadline_and_is_renewed_before_the_send(
     assert not mine.renew([row.id])
 
 
+def test_one_renewal_extends_every_row_still_held(ledger: Ledger) -> None:
+    """A backlog claimed at once runs out at once: the first renewal extends all of it (one
+    statement), so the rows behind it need none of their own; rows settled are left out."""
+    rows = add_rows(ledger, [("r", f"notify[{i}]") for i in range(4)])
+    clock = ManualClock(NOW)
+    mine, other = Claims(ledger, DEADLINE_S, clock), Claims(ledger, DEADLINE_S, clock)
+    assert mine.take([rows]) == [rows]
+    mine.settled([rows[3].id])  # its result was recorded: nothing of it to renew
+    ledger.mark_sent([rows[3].id], NOW, owner=mine.owner)
+    clock.now += HOLD_S - 1
+    assert mine.renew([rows[0].id])
+    clock.now += HOLD_S - 1
+    # Past the first claim's end: rows 1 and 2 were extended with row 0, so still held.
+    assert other.take([rows[1:3]]) == []
+    assert mine.renew([rows[1].id, rows[2].id])
+
+
 def test_a_lost_claim_is_not_renewed_and_a_released_row_is_free_at_once(ledger: Ledger) -> None:
     rows = add_rows(ledger, [("r", "notify[0]"), ("r", "notify[1]")])
     clock = ManualClock(NOW)

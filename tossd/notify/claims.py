@@ -41,16 +41,23 @@ class Claims:
     def renew(self, ids: Sequence[int]) -> bool:
         """Make sure the claim outlasts a send started now; False if another sender took a
         row. A claim taken moments ago already does (most rows wait in their lane a few
-        milliseconds): it is extended in the ledger only once its slack is used up."""
+        milliseconds): it is extended in the ledger only once its slack is used up, and
+        then for every row this sender still holds, in the same statement: rows claimed
+        together run out together, and a backlog of a thousand was a thousand UPDATEs."""
         now = int(self._clock())
         if all(self._held.get(i, now) > now + self._deadline_s for i in ids):
             return True
-        return set(self._claim(ids, now)) == set(ids)
+        waiting = [i for i, until in self._held.items() if until > now and i not in ids]
+        return set(ids) <= set(self._claim([*ids, *waiting], now))
 
     def release(self, ids: Sequence[int]) -> None:
+        self.settled(ids)
+        self._ledger.release(ids, self.owner)
+
+    def settled(self, ids: Sequence[int]) -> None:
+        """These rows' results are recorded (which let their claim go): no longer held."""
         for i in ids:
             self._held.pop(i, None)
-        self._ledger.release(ids, self.owner)
 
     def _claim(self, ids: Sequence[int], now: int) -> list[int]:
         # Forget claims that ran out: rows sent since, or taken by another sender.

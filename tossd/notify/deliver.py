@@ -254,6 +254,7 @@ class Deliverer:
         if result is None:  # not sent after all: the row waits, for any sender
             return self._claims.release(ids)
         now = self._now()
+        self._claims.settled(ids)
         self._breaker_moved(lane, lane.record(result.ok, now))
         if result.ok:
             self._results.sent(ids, now)
