@@ -55,3 +55,15 @@ EXTENSIONS = [
 )
 def test_number_by_did_alias_or_id(wanted: str, expected: list[int]) -> None:
     assert matching_numbers(wanted, EXTENSIONS) == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "shown"),
+    [
+        (253_402_300_800, "9997-12-31"),  # year 10000, stored by a version that let it in
+        (-(2**62), "1-12-31 19:03:58 LMT"),  # before year 2
+    ],
+)
+def test_a_date_no_zone_can_show_is_listed_at_the_nearest_one(at: int, shown: str) -> None:
+    event = StoredEvent(1, EventKind.CALL, 7, "x", at, at, True, {"callernum": "2125550100"})
+    assert shown in render_table([event], {}, ZoneInfo("America/New_York"))

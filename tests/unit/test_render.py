@@ -619,3 +619,23 @@ def test_a_megabyte_value_is_cut_before_any_other_work(kind: EventKind, target: 
     assert peak < BOUNDED_PEAK_BYTES
     assert len(title) <= 120
     assert len(body) < 4000
+
+
+@pytest.mark.parametrize(
+    ("at", "when"),
+    [
+        (253_402_300_800, "Wed 31 Dec 19:00"),  # year 10000: shown as the last showable day
+        (2**62, "Wed 31 Dec 19:00"),  # far beyond it
+        (-(2**62), "Mon 31 Dec"),  # before year 2 (local mean time then)
+    ],
+)
+def test_a_date_no_zone_can_show_still_renders(at: int, when: str) -> None:
+    """Rows stored before dates were checked at the edge may hold any integer."""
+    title, body = render_event(
+        make_event(EventKind.MISSED_CALL, at=at),
+        SUPPORT,
+        kind="email",
+        tz=NEW_YORK,
+        audio_note=None,
+    )
+    assert title.startswith("Missed call") and when in body

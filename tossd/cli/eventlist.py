@@ -12,6 +12,7 @@ from wcwidth import wcswidth
 
 from tossd.domain import EventKind, KnownExtension, StoredEvent
 from tossd.text.untrusted import one_line
+from tossd.text.zones import local_moment
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -65,7 +66,7 @@ def render_table(
     time in `tz` (default UTC) with its abbreviation (`EST`, `CET`)."""
     rows = [("WHEN", "KIND", "NUMBER", "FROM", "DETAIL")]
     for event in events:
-        moment = datetime.fromtimestamp(event.occurred_at, tz or UTC)
+        moment = local_moment(event.occurred_at, tz or UTC)
         who, what = event_summary(event)
         number = one_line(numbers.get(event.extensionid, str(event.extensionid)), 32)
         rows.append((moment.strftime("%Y-%m-%d %H:%M:%S %Z"), event.kind.value, number, who, what))

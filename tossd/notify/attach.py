@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from tossd.domain import MIB, EventKind, StoredEvent
@@ -12,6 +11,7 @@ from tossd.notify.message import Attachment, encoded_size
 from tossd.notify.routing import Route, Target
 from tossd.store.records import AudioFile
 from tossd.store.store import Store
+from tossd.text.zones import local_moment
 
 
 class Postpone(Exception):
@@ -80,7 +80,7 @@ def digest_recordings(
 
 def _attachment(event: StoredEvent, audio: AudioFile, route: Route) -> Attachment:
     """The MP3 under a name we make from the local time (never from API text)."""
-    stamp = datetime.fromtimestamp(event.occurred_at, route.tz)
+    stamp = local_moment(event.occurred_at, route.tz)
     return Attachment(audio.path, f"voicemail-{stamp:%Y%m%d-%H%M%S}.mp3", audio.size)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 import jinja2
@@ -20,6 +20,7 @@ from tossd.errors import ConfigError, TemplateRenderError
 from tossd.text.phone import format_number, is_dialable, place_of
 from tossd.text.sanitize import clean, clean_title
 from tossd.text.untrusted import bounded, one_line
+from tossd.text.zones import local_moment
 
 NAME_LEN = 80
 NUMBER_LEN = 40
@@ -85,7 +86,7 @@ def event_context(
 ) -> dict[str, Any]:
     """Everything a template may use; every value from the API is cleaned for `kind`."""
     p = event.payload
-    moment = datetime.fromtimestamp(event.occurred_at, tz)
+    moment = local_moment(event.occurred_at, tz)
     is_call = event.kind in (EventKind.CALL, EventKind.MISSED_CALL)
     seconds = _int(p.get("seconds")) if is_call else 0
     status = clean(p.get("status"), kind, max_len=STATUS_LEN) if is_call else ""

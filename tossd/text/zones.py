@@ -32,6 +32,17 @@ def zone(name: str | None, default: tzinfo) -> tzinfo:
     return ZoneInfo(name) if name else default
 
 
+#: The epoch seconds any time zone can show (years 2 to 9998): a date outside this range in
+#: a store written before dates were checked at the edge must not crash what shows it.
+_SHOWABLE = (-62_104_060_800, 253_339_228_800)
+
+
+def local_moment(ts: int, tz: tzinfo) -> datetime:
+    """`ts` as a local date and time in `tz`, an impossible `ts` shown as the nearest possible."""
+    low, high = _SHOWABLE
+    return datetime.fromtimestamp(min(max(ts, low), high), tz)
+
+
 def hour_key(ts: int, tz: tzinfo) -> HourKey:
     """The local hour `ts` falls in, with its UTC offset so repeated hours stay apart."""
     local = datetime.fromtimestamp(ts, tz)
