@@ -5,6 +5,7 @@ crash, nothing the provider reported correctly lost, nothing stored twice."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -326,6 +327,41 @@ async def test_an_endless_reply_is_cut_off_at_the_cap(
     # The client hung up near the cap: it never held the rest.
     await wait_until(lambda: hostility.hung_up == 1, timeout=10, what="the client hung up")
     assert hostility.streamed_bytes < 64 * MIB + SLACK
+
+
+async def test_a_gzip_bomb_is_cut_off_at_the_cap_in_bounded_memory(
+    hostile: RunningSandbox, client: Client
+) -> None:
+    """About 1 MiB of gzip that inflates to 1 GiB: inflated a piece at a time, refused at
+    the 64 MiB cap, and never held beyond it."""
+    hostility = hostile.sandbox.faults.hostile
+    hostility.endless_limit = 1024 * MIB
+    hostile.sandbox.faults.force("gzip_bomb", method="extensionList")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApiMalformedReply, match="cap"):
+            await client.extension_list()
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 64 * MIB + SLACK  # the capped body (and one regrowth of its buffer)
+    assert hostility.streamed_bytes < 2 * MIB  # what arrived compressed before the hang-up
+
+
+async def test_gzip_of_gzip_is_refused_unread(hostile: RunningSandbox, client: Client) -> None:
+    """`Content-Encoding: gzip, gzip`: each 2.4 KiB received inflates to 1 GiB. tossd never
+    asked for it and refuses it from the headers, holding none of it."""
+    hostility = hostile.sandbox.faults.hostile
+    hostility.endless_limit, hostility.bomb_layers = 2048 * MIB, 2
+    hostile.sandbox.faults.force("gzip_bomb", method="extensionList")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ApiMalformedReply, match="unreadable reply encoding: 'gzip, gzip'"):
+            await client.extension_list()
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < SLACK
 
 
 # -- what reaches people -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import structlog
 
+from tossd.api.bounded import ACCEPT_ENCODING, BodyTooBig, BoundedBody, UnknownEncoding
 from tossd.api.budget import RequestBudget, Sleep
 from tossd.api.envelope import MAX_REPLY_BYTES, Format, decode_envelope
 from tossd.api.options import ApiOptions
@@ -162,18 +163,22 @@ class Transport:
         """The status and, for a 200, the body, streamed and cut off at the cap: memory stays
         bounded by the cap whatever the server sends (audio arrives inside the JSON too)."""
         cap = self._max_reply_bytes
-        async with http.stream("POST", self.url, data=dict(form)) as response:
+        headers = {"Accept-Encoding": ACCEPT_ENCODING}
+        async with http.stream("POST", self.url, data=dict(form), headers=headers) as response:
             if response.status_code != 200:
                 return response.status_code, b""
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise self._too_big(method, f"announced {declared} bytes")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > cap:
-                    raise self._too_big(method, f"more than {cap} bytes")
-            return 200, bytes(body)
+            try:
+                body = BoundedBody(response.headers.get("content-encoding", ""), cap)
+                async for raw in response.aiter_raw():
+                    body.feed(raw)
+            except BodyTooBig as exc:
+                raise self._too_big(method, str(exc)) from None
+            except UnknownEncoding as exc:
+                raise ApiMalformedReply(f"{method}: unreadable reply encoding: {exc}") from None
+            return 200, body.take()
 
     def _too_big(self, method: str, what: str) -> ApiMalformedReply:
         return ApiMalformedReply(

@@ -22,7 +22,7 @@ from tossd.sandbox.world import MethodError, World
 log = structlog.get_logger(__name__)
 
 #: `drip`: a valid reply a byte at a time; `endless`: a body that never ends.
-FaultKind = Literal["status_false", "http_500", "hang", "malformed", "drip", "endless"]
+FaultKind = Literal["status_false", "http_500", "hang", "malformed", "drip", "endless", "gzip_bomb"]
 
 #: The provider's wording for a bad key is unknown; this one mentions the key, as ours must.
 BAD_KEY_MESSAGE = "Invalid apikey"
@@ -180,7 +180,7 @@ class Sandbox:
     async def _misbehave(
         self, fault: FaultKind, fmt: Format, request: web.Request
     ) -> web.StreamResponse:
-        if fault in ("drip", "endless"):
+        if fault in ("drip", "endless", "gzip_bomb"):
             return await self._stream(fault, fmt, request)
         if fault == "http_500":
             return web.Response(status=500, text="Internal Server Error")
@@ -205,6 +205,8 @@ class Sandbox:
             if fault == "drip":
                 body = padded(encode_envelope([], True, [], fmt), 4096)
                 return await self.faults.hostile.drip(request, body, release)
+            if fault == "gzip_bomb":
+                return await self.faults.hostile.gzip_bomb(request, release)
             return await self.faults.hostile.endless(request, release)
         finally:
             self._hung.discard(release)
