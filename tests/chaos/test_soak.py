@@ -41,7 +41,8 @@ CONTEXT = {
     "api.retry": ("method", "attempt", "error", "delay_s"),
     "poll.failed": ("stream", "extensionid", "error", "error_type", "consecutive_failures"),
     "audio.failed": ("event_id", "clipid", "error", "attempts"),
-    "job.failed": ("job", "exception"),
+    # What failed, said by tossd's own message (a known failure) or a traceback.
+    "job.failed": ("job",),
     "delivery.failed": ("ids", "route", "target", "error", "attempts"),
 }
 
@@ -56,7 +57,12 @@ def failed_method(record: dict[str, Any]) -> str:
     if event == "audio.failed":
         return "audioclipGet"
     syncing = str(record.get("job", "")).startswith("poll.")
-    return "extensionList" if syncing and "extension_list" in record["exception"] else "?"
+    said = str(record.get("error", "")) + str(record.get("exception", ""))
+    return (
+        "extensionList"
+        if syncing and ("extensionList" in said or "extension_list" in said)
+        else "?"
+    )
 
 
 @pytest.mark.slow
@@ -176,5 +182,7 @@ async def test_fault_soak_never_exits_stays_flat_and_delivers_everything(
     for record in [*failures, *refusals]:
         missing = [key for key in CONTEXT[record["event"]] if record.get(key) in (None, "")]
         assert not missing, (record["event"], missing, record)
+        if record["event"] == "job.failed":
+            assert record.get("error") or record.get("exception"), record
     assert api_key not in daemon.text()
     assert integrity(db) == ("ok", [])

@@ -24,6 +24,7 @@ from tossd.config.model import Config
 from tossd.daemon import resources
 from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
+from tossd.daemon.jobs import run_job
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
 from tossd.daemon.reload import reread, taken_up
@@ -255,21 +256,7 @@ class Daemon:
                 self._ops.after_sync(unmatched_routes(self._routes, known))
 
     async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
-        """The one catch-all per scheduled job: log with the traceback and carry on."""
-        task = asyncio.current_task()
-        if task is not None:
-            self._running.add(task)
-        try:
-            await work()
-        except asyncio.CancelledError:
-            # Only the stop cancels jobs (a paced sweep may still be under way): an expected
-            # end, said once, not an error traceback from the scheduler for every SIGTERM.
-            log.info("job.cancelled", job=name)
-        except Exception:
-            log.exception("job.failed", job=name)
-        finally:
-            if task is not None:
-                self._running.discard(task)
+        await run_job(name, work, self._running)
 
     async def _drain(self) -> None:
         """Let running jobs and sends finish (each store write is one transaction), then
