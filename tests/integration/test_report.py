@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -13,14 +14,19 @@ import matplotlib.image
 import pytest
 from pydantic import SecretStr, ValidationError
 from structlog.testing import capture_logs
+from support.receivers import JsonReceiver
 from support.sandbox import own_figures
-from support.store import open_store
+from support.store import db_count, db_rows, open_store
 
 from tossd.api.client import Client
+from tossd.config.load import load_config
 from tossd.config.model import PollConfig
 from tossd.config.report import ReportConfig
 from tossd.config.routes import RouteConfig
+from tossd.daemon import resources
+from tossd.daemon.lifecycle import Daemon
 from tossd.daemon.oneshot import day_to_report
+from tossd.daemon.routes import ready_routes
 from tossd.domain import ListedExtension
 from tossd.errors import ConfigError, TossdError
 from tossd.notify.targets import build_routes
@@ -230,6 +236,10 @@ async def test_the_chart_is_a_png_of_the_expected_size(
     assert pixels.std() > 0.01  # not a blank canvas: the bars and text drew something
 
 
+async def refuse(prepared: PreparedReport) -> None:
+    raise AssertionError(f"nothing is due, yet {prepared.report.period.key} was sent")
+
+
 def first_seen(store: Store, world: World, at: int) -> None:
     """tossd's first start: it lists the account's numbers at `at`."""
     fields = ("extensionid", "did", "forward", "startdate", "enddate", "alias")
@@ -370,3 +380,80 @@ def test_period_windows_follow_the_zone(now: int) -> None:
     month = period_of(PeriodKind.MONTH, date(2026, 11, 15))
     start, end = period_window(month, TZ)
     assert (end - start) == (30 * 24 + 1) * 3600  # November: clocks go back once
+
+
+async def test_dry_run_on_a_state_dir_that_never_polled_prints_and_draws(
+    sandbox: RunningSandbox,
+    world: World,
+    write_config: Callable[..., Path],
+    run_tossd: Any,
+    tmp_path: Path,
+    now: int,
+) -> None:
+    set_the_day(world, now)
+    inbox = tmp_path / "inbox"
+    report = {"timezone": str(TZ), "notify": [f"tossd-file://{inbox}"], "label": "Acme"}
+    path = write_config(sandbox.url, report=report)
+    yesterday = local_yesterday(now).isoformat()
+    code, out, err = await run_tossd(
+        "report", "-c", str(path), "--date", yesterday, "--dry-run", "--out", str(tmp_path / "out")
+    )
+    assert code == 0, err
+    truth = own_figures(world, *day_window(local_yesterday(now), TZ))
+    calls = sum(t["calls"] for t in truth.values())
+    missed = sum(t["missed"] for t in truth.values())
+    assert out.startswith(f"tossd report {day(now).short}: {calls} calls, {missed} missed")
+    assert "Spring promo · +1 212-555-0777 · ended 12:00" in out
+    chart = tmp_path / "out" / f"tossd-report-{yesterday}.png"
+    assert f"chart: {chart}" in out and png_size(chart)[0] == 1200
+    assert not inbox.exists()  # nothing sent, nothing queued
+    assert (
+        not (tmp_path / "state" / "tossd.db").exists()
+        or db_count(tmp_path / "state" / "tossd.db", "SELECT count(*) FROM deliveries") == 0
+    )
+
+
+async def test_a_failing_target_exits_1_and_the_daemon_delivers_it_later_once(
+    sandbox: RunningSandbox,
+    world: World,
+    write_config: Callable[..., Path],
+    run_tossd: Any,
+    json_receiver: JsonReceiver,
+    tmp_path: Path,
+    now: int,
+) -> None:
+    """`tossd report` takes the daemon's path: planned into the ledger, delivered, waited
+    for; the row it could not deliver is the daemon's to retry, and the period is recorded
+    once, so the daemon never prepares a second copy."""
+    set_the_day(world, now)
+    path = write_config(
+        sandbox.url,
+        report={"timezone": str(TZ), "notify": [json_receiver.url()]},
+        delivery={"interval_s": 0.2, "backoff_s": 0.2, "max_backoff_s": 0.5},
+        poll={"interval_s": 60.0, "jitter_s": 0.0, "streams": ["calls"]},
+    )
+    json_receiver.fail_next(1)
+    code, out, _ = await run_tossd("report", "-c", str(path))
+    assert code == 1 and "FAILED" in out
+    db = tmp_path / "state" / "tossd.db"
+    assert db_rows(db, "SELECT state, attempts FROM deliveries") == [("retrying", 1)]
+    assert db_rows(db, "SELECT name, period, day FROM reports") == [
+        ("report", "day", local_yesterday(now).isoformat())
+    ]
+    config = load_config(path, {})
+    stop = asyncio.Event()
+    daemon = asyncio.create_task(Daemon(config).run(stop))
+    try:
+        [payload] = await json_receiver.wait_for(1, timeout=20)
+        assert payload["title"].startswith(f"tossd report {day(now).short}: ")
+        # The daemon's own report job finds the period recorded: nothing more is due.
+        with open_store(db) as other:
+            async with resources.open_client(config) as api:
+                again = resources.open_reporter(api, other, config, ready_routes(config))
+                assert await again.tick(now=now + 60, deliver=refuse) == []
+    finally:
+        stop.set()
+        await daemon
+    assert len(json_receiver.posts) == 1
+    assert db_rows(db, "SELECT state, attempts FROM deliveries") == [("sent", 2)]
+    assert db_count(db, "SELECT count(*) FROM reports") == 1
