@@ -229,7 +229,7 @@ async def test_the_chart_is_a_png_of_the_expected_size(
     report = await report_of(make_client, store, day(now), now)
     path = draw_chart(report, tmp_path / "chart.png")
     expected = chart_size(len(report.numbers))
-    assert expected == (1200, 300 * len(report.numbers) + 60)
+    assert expected == (1200, 300 * len(report.numbers) + 100)
     assert png_size(path) == expected
     pixels = matplotlib.image.imread(path)
     assert pixels.shape[:2] == (expected[1], expected[0])

@@ -19,13 +19,14 @@ from matplotlib.ticker import MaxNLocator
 from tossd.report.assemble import Report, ended_text
 from tossd.report.figures import Counts, NumberReport
 from tossd.report.period import PeriodKind
+from tossd.report.window import DaySlot
 from tossd.text.phone import format_number
 from tossd.text.untrusted import one_line
 
 WIDTH_PX = 1200
 PANEL_PX = 300
-#: The figure's own title line above the panels.
-HEADER_PX = 60
+#: The figure's own title line above the panels and the legend below them.
+HEADER_PX = 100
 PERIOD_PX = 520
 PREVIOUS_COLOUR = "#BBBBBB"
 DPI = 100
@@ -41,6 +42,8 @@ TICK_EVERY = 3
 LABEL_LEN = 48
 #: Sizes in points at 100 dpi: the 1200 px image is shrunk about 3x on a phone screen.
 TITLE_PT, TEXT_PT = 20, 16
+#: Characters of a bold TITLE_PT title that fit the width; a longer one is set smaller.
+TITLE_FITS = 60
 
 
 def chart_size(numbers: int, *, period: PeriodKind = PeriodKind.DAY) -> tuple[int, int]:
@@ -103,6 +106,10 @@ def _panel(ax: Axes, number: NumberReport, report: Report) -> None:
     _axes_style(ax, peak, len(positions), ticks, [report.slots[i].label for i in ticks])
     # parse_math off: a "$" in an alias must stay a dollar sign, not start TeX.
     ax.set_title(_title(number, report), loc="left", fontsize=TITLE_PT, parse_math=False)
+    if number.ended_by(report.window[1]):
+        # The hours after the number ended: greyed, so "no calls" there reads as "no number".
+        ended = sum(1 for slot in report.slots if slot.start < number.extension.enddate)
+        ax.axvspan(ended - 0.5, len(positions) - 0.4, color=PREVIOUS_COLOUR, alpha=0.3, lw=0)
 
 
 def _period_panel(ax: Axes, report: Report) -> None:
@@ -122,7 +129,12 @@ def _period_panel(ax: Axes, report: Report) -> None:
         peak = max(peak, *before, 0)
     every = 1 if len(positions) <= 7 else 2
     ticks = positions[::every]
-    _axes_style(ax, peak, len(positions), ticks, [report.slots[i].label for i in ticks])
+    # A week's seven days have room for their names ("Mon 23"); a month's get their numbers.
+    labels = [
+        slot.name.rsplit(" ", 1)[0] if every == 1 and isinstance(slot, DaySlot) else slot.label
+        for slot in (report.slots[i] for i in ticks)
+    ]
+    _axes_style(ax, peak, len(positions), ticks, labels)
     totals = report.totals
     ax.set_title(
         f"All numbers: {totals.calls} calls, {totals.missed} missed", loc="left", fontsize=TITLE_PT
@@ -143,8 +155,9 @@ def draw_chart(report: Report, path: Path) -> Path:
     width, height = chart_size(len(numbers), period=kind)
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    title = f"{_drawable(report.name)} · {report.period.label} · {report.tz}"
-    figure.suptitle(title, fontsize=TITLE_PT, fontweight="bold", parse_math=False)
+    title = f"{_drawable(report.name)} · {report.period.chart_label} · {report.tz}"
+    size = TITLE_PT if len(title) <= TITLE_FITS else TEXT_PT
+    figure.suptitle(title, fontsize=size, fontweight="bold", parse_math=False)
     if kind is not PeriodKind.DAY:
         axes = figure.subplots(1, 1, squeeze=False)[:, 0]
         _period_panel(axes[0], report)
@@ -159,7 +172,7 @@ def draw_chart(report: Report, path: Path) -> Path:
     handles, labels = axes[0].get_legend_handles_labels()
     if handles:
         figure.legend(
-            handles, labels, loc="outside upper right", ncols=4, fontsize=TEXT_PT, frameon=False
+            handles, labels, loc="outside lower center", ncols=4, fontsize=TEXT_PT, frameon=False
         )
     figure.savefig(path, format="png", dpi=DPI)
     return path

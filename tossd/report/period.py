@@ -86,6 +86,15 @@ class Period:
         return f"Week of {span}"
 
     @property
+    def chart_label(self) -> str:
+        """For a chart's title, shorter than `label`: `Week 2026-W48, 23 Nov - 29 Nov 2026`."""
+        if self.kind is not PeriodKind.WEEK:
+            return self.label
+        last = self.end - _ONE_DAY
+        span = f"{self.first.day} {_MONTHS[self.first.month - 1]} - {last.day} "
+        return f"Week {self.short}, {span}{_MONTHS[last.month - 1]} {last.year}"
+
+    @property
     def short(self) -> str:
         """For a title: `Mon 30 Nov`, `2026-W48`, `Nov 2026`."""
         if self.kind is PeriodKind.DAY:
