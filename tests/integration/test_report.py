@@ -457,3 +457,32 @@ async def test_a_failing_target_exits_1_and_the_daemon_delivers_it_later_once(
     assert len(json_receiver.posts) == 1
     assert db_rows(db, "SELECT state, attempts FROM deliveries") == [("sent", 2)]
     assert db_count(db, "SELECT count(*) FROM reports") == 1
+
+
+async def test_a_provider_that_wants_a_number_per_query_gives_the_same_figures(
+    make_client: Callable[..., Client],
+    store: Store,
+    sandbox: RunningSandbox,
+    world: World,
+    now: int,
+) -> None:
+    """callRecords refused without an extension, smsGet without a DID: asked per number."""
+    set_the_day(world, now)
+    world.quirks.account_wide_calls = world.quirks.account_wide_sms = False
+    report = await report_of(make_client, store, day(now), now)
+    assert_equals_the_sandbox(report, world)
+    assert sandbox.sandbox.requests["callRecords"] >= len(report.numbers)
+
+
+async def test_an_account_without_texts_says_where_its_text_count_comes_from(
+    make_client: Callable[..., Client], store: Store, world: World, now: int
+) -> None:
+    set_the_day(world, now)
+    world.quirks.sms_enabled = False
+    with capture_logs() as logs:
+        report = await report_of(make_client, store, day(now), now)
+    assert report.totals.texts == 0 and report.totals.calls > 0
+    assert all("texts from tossd's records (0, received only)" in n.notes for n in report.numbers)
+    assert [e["event"] for e in logs if e["event"].startswith("report.")] == [
+        "report.texts_unavailable"
+    ]

@@ -163,3 +163,43 @@ async def test_daily_and_monthly_reports_each_go_to_their_own_targets(
 def test_month_and_week_labels_for_a_berlin_year() -> None:
     assert period_of(PeriodKind.MONTH, date(2026, 10, 9)).short == "Oct 2026"
     assert period_of(PeriodKind.WEEK, date(2026, 10, 21)).short == "2026-W43"
+
+
+async def test_the_command_reports_a_week_or_a_month_by_its_name(
+    long_api: tuple[str, Client],
+    write_config: Callable[..., Path],
+    run_tossd: Any,
+    tmp_path: Path,
+    now: int,
+) -> None:
+    url, _ = long_api
+    path = write_config(url, report={"timezone": str(TZ), "label": "Acme"})
+    out = tmp_path / "out"
+    for kind in (PeriodKind.WEEK, PeriodKind.MONTH):
+        period = last(kind, now)
+        code, text, err = await run_tossd(
+            "report", "-c", str(path), "--date", period.key, "--dry-run", "--out", str(out)
+        )
+        assert code == 0, err
+        assert text.startswith(f"tossd {kind}ly report {period.short}: ")
+        assert f"Compared with {period.previous().label}" in text
+        assert f"chart: {out / f'tossd-report-{period.key}.png'}" in text
+    # A day with --period: the week holding it.
+    week = last(PeriodKind.WEEK, now)
+    code, text, _ = await run_tossd(
+        "report",
+        "-c",
+        str(path),
+        "--date",
+        week.first.isoformat(),
+        "--period",
+        "week",
+        "--dry-run",
+        "--out",
+        str(out),
+    )
+    assert code == 0 and text.startswith(f"tossd weekly report {week.short}: ")
+    code, _, err = await run_tossd(
+        "report", "-c", str(path), "--date", "2026-W48", "--period", "month"
+    )
+    assert code != 0 and "is a week" in err
