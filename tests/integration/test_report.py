@@ -486,3 +486,27 @@ async def test_an_account_without_texts_says_where_its_text_count_comes_from(
     assert [e["event"] for e in logs if e["event"].startswith("report.")] == [
         "report.texts_unavailable"
     ]
+
+
+async def test_quiet_numbers_cost_no_request_of_their_own(
+    make_client: Callable[..., Client],
+    store: Store,
+    sandbox: RunningSandbox,
+    world: World,
+    now: int,
+) -> None:
+    """callSummary only for numbers with calls, voicemail boxes only for numbers with a call
+    something answered: a thousand quiet numbers cost nothing more."""
+    set_the_day(world, now)
+    start, end = day_window(local_yesterday(now), TZ)
+    for n in range(20):
+        world.add_extension(did=f"+1646555{n:04d}", forward="+1", startdate=start - 86400)
+    requests = sandbox.sandbox.requests
+    requests.clear()
+    report = await report_of(make_client, store, day(now), now)
+    assert len(report.numbers) == len(own_figures(world, start, end)) >= 24
+    calls = [c for c in world.calls if start <= c["startdate"] < end]
+    assert requests["callSummary"] == len({c["extensionid"] for c in calls})
+    answered = {c["extensionid"] for c in calls if c["seconds"] > 0}
+    assert requests["extensionVoicemailGet"] == len(answered) < len(report.numbers)
+    assert_equals_the_sandbox(report, world)

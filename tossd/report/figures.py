@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
-from tossd.api.models import CallRecord, CallSummary, Extension, Sms
+from tossd.api.models import CallRecord, CallSummary, Extension, Sms, Voicemail
 from tossd.domain import KnownExtension
 from tossd.poll.translate import digits, listed_extension
 from tossd.report.provider import ProviderPeriod
@@ -173,7 +173,8 @@ def number_reports(
         outcomes = Counter(outcome(c) for c in calls)
         summary = provider.summaries.get(eid)
         minutes, longest = _minutes(calls, summary, notes)
-        vmids, store = _voicemails(provider, stored.get(eid, StoredCounts()), eid, notes)
+        store = stored.get(eid, StoredCounts())
+        vmids = _voicemails(provider.voicemails.get(eid), store, notes)
         texts_in, texts_out = texts.get(eid, (0, 0))
         if provider.texts is None:
             texts_in = store.texts_in
@@ -220,18 +221,17 @@ def _minutes(
 
 
 def _voicemails(
-    provider: ProviderPeriod, store: StoredCounts, eid: int, notes: list[str]
-) -> tuple[frozenset[str], StoredCounts]:
+    box: Sequence[Voicemail] | None, store: StoredCounts, notes: list[str]
+) -> frozenset[str]:
     """The period's voicemails: the provider's box, plus those only tossd still has (deleted
     at the provider since). Without the box, the store's alone."""
-    box = provider.voicemails.get(eid)
     if box is None:
         notes.append(f"voicemail box unavailable: {len(store.vmids)} from tossd's records")
-        return store.vmids, store
+        return store.vmids
     listed = frozenset(v.vmid for v in box)
     deleted = store.vmids - listed
     if deleted:
         notes.append(
             f"{len(deleted)} voicemail(s) deleted at Tossable Digits, counted from tossd's records"
         )
-    return listed | store.vmids, store
+    return listed | store.vmids
