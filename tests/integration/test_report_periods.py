@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import operator
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime, timedelta
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import matplotlib.image
 import pytest
+from pydantic import SecretStr
 from support.receivers import JsonReceiver
 from support.sandbox import API_KEY, make_world, own_figures, serve_sandbox
 from support.store import open_store
@@ -19,13 +21,17 @@ from support.store import open_store
 from tossd.api.client import Client
 from tossd.api.options import ApiOptions
 from tossd.config.load import load_config
+from tossd.config.report import ReportConfig
+from tossd.config.routes import DeliveryConfig, RouteConfig
 from tossd.daemon import resources
 from tossd.daemon.routes import ready_routes
 from tossd.domain import ListedExtension
+from tossd.notify.deliver import Deliverer
+from tossd.notify.targets import build_routes
 from tossd.report.assemble import Report, build_report
 from tossd.report.chart import chart_size
 from tossd.report.period import Period, PeriodKind, period_of
-from tossd.report.reporter import PreparedReport, draw_chart
+from tossd.report.reporter import PreparedReport, Reporter, draw_chart
 from tossd.report.text import render_report
 from tossd.report.window import period_due
 from tossd.sandbox.world import World
@@ -203,3 +209,50 @@ async def test_the_command_reports_a_week_or_a_month_by_its_name(
         "report", "-c", str(path), "--date", "2026-W48", "--period", "month"
     )
     assert code != 0 and "is a week" in err
+
+
+async def test_a_monthly_report_reaches_email_as_html_with_its_chart(
+    long_api: tuple[str, Client],
+    long_world: World,
+    store: Store,
+    now: int,
+    tmp_path: Path,
+    json_receiver: JsonReceiver,
+    smtp_server: Any,
+) -> None:
+    """Reporter.tick -> Deliverer.enqueue_report -> drain, as `tossd run` does it, to a
+    `[[route]]` taking "report" with a webhook and a mailbox."""
+    _, api = long_api
+    config = ReportConfig(timezone=str(TZ), period="month", label="Acme")
+    route = RouteConfig(
+        name="morning",
+        events=("report",),
+        notify=(SecretStr(json_receiver.url()), SecretStr(smtp_server.url())),
+    )
+    routes = build_routes([route], TZ)
+    deliverer = Deliverer(store, store.ledger(), routes, DeliveryConfig())
+    reporter = Reporter.of(api, store.stats(), config, routes, tmp_path / "charts")
+    month = last(PeriodKind.MONTH, now)
+    at = period_due(month, config.at_time, TZ) + 30
+    fields = ("extensionid", "did", "forward", "startdate", "enddate", "alias")
+    listed = [ListedExtension(**{k: e[k] for k in fields}) for e in long_world.extensions.values()]
+    store.sync_extensions(listed, at - 60 * 86400)
+
+    async def deliver(prepared: PreparedReport) -> None:
+        assert len(deliverer.enqueue_report(prepared.messages, prepared.routes)) == 2
+        assert (await deliverer.drain()).sent == 2
+
+    prepared = await reporter.tick(now=at, deliver=deliver)
+    assert prepared is not None and prepared.chart is not None
+    [payload] = await json_receiver.wait_for(1)
+    assert payload["title"].startswith(f"tossd monthly report {month.short}: ")
+    [chart] = payload["attachments"]
+    assert base64.b64decode(chart["base64"]) == prepared.chart.read_bytes()
+    [mail] = await smtp_server.wait_for(1)
+    html = mail.get_body(preferencelist=("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<strong>All numbers</strong>" in content and month.previous().label in content
+    assert any(arrow in content for arrow in ("▲", "▼", "= 0%"))
+    assert [p.get_content_type() for p in mail.iter_attachments()] == ["image/png"]
+    assert await reporter.tick(now=at + 60, deliver=deliver) is None  # once per period

@@ -106,7 +106,8 @@ class Report:
 
 
 def ended_text(number: NumberReport, report: Report) -> str:
-    """ "ended 14:05" for a number that ended during the period, "ended" before; else ""."""
+    """How the text and the chart mark a number that ended by the period's end: `ended 14:05`
+    (a day), `ended Mon 23 Nov 14:05` (a week or month), or "" for a number still live."""
     enddate = number.extension.enddate
     if not number.ended_by(report.window[1]):
         return ""
