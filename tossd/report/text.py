@@ -97,8 +97,9 @@ def _number(number: NumberReport, report: Report, kind: TargetKind) -> dict[str,
     }
 
 
-def _change(now: float, before: float, *, points: bool = False) -> str:
-    """ "▲ 25%" / "▼ 10%" / "= 0%", or in percentage points for a share; "▲ new" from 0."""
+def describe_change(now: float, before: float, *, points: bool = False) -> str:
+    """How a figure moved since the previous period: `▲ 25%`, `▼ 10%`, `= 0%`, `▲ new`
+    (from nothing); a share (`points`) moves in percentage points: `▲ 6.8 pts`."""
     if points:
         diff = (now - before) * 100
         arrow = "▲" if diff > 0.05 else "▼" if diff < -0.05 else "="
@@ -123,7 +124,7 @@ def _comparison(report: Report) -> list[dict[str, str]]:
         ("Minutes", now.minutes, before.minutes),
     ]
     table = [
-        {"label": name, "now": str(a), "before": str(b), "change": _change(a, b)}
+        {"label": name, "now": str(a), "before": str(b), "change": describe_change(a, b)}
         for name, a, b in rows
     ]
     table.insert(
@@ -132,7 +133,7 @@ def _comparison(report: Report) -> list[dict[str, str]]:
             "label": "Missed",
             "now": f"{now.missed_share * 100:.0f}%",
             "before": f"{before.missed_share * 100:.0f}%",
-            "change": _change(now.missed_share, before.missed_share, points=True),
+            "change": describe_change(now.missed_share, before.missed_share, points=True),
         },
     )
     return table
