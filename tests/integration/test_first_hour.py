@@ -24,7 +24,9 @@ def test_routes_need_no_name(tmp_path: Path) -> None:
     path = config(tmp_path, unnamed, {"name": "office", **unnamed}, unnamed)
     result = run_tossd_sync("config", "check", "-c", str(path))
     assert result.returncode == 0, result.stderr
-    names = [line for line in result.stdout.splitlines() if line.startswith("name = ")]
+    # Only the [[route]] tables: [report] has a name too.
+    routes = result.stdout.split("\n[[route]]\n")[1:]
+    names = [line for r in routes for line in r.splitlines() if line.startswith("name = ")]
     assert names == ['name = "route-1"', 'name = "office"', 'name = "route-3"']
 
 

@@ -73,7 +73,10 @@ def write_config_file(
 ) -> Path:
     """A tossd.toml at `path`: `state_dir`, `[api]`, a table per section, a `[[route]]` each."""
     doc: dict[str, Any] = {"state_dir": str(state_dir), "api": dict(api)}
-    doc |= {name: dict(values) for name, values in sections.items()}
+    doc |= {
+        name: [dict(v) for v in values] if is_table_array(values) else dict(values)
+        for name, values in sections.items()
+    }
     if route_tables := [dict(route) for route in routes]:
         doc["route"] = route_tables
     path.write_text(toml_document(doc), encoding="utf-8")

@@ -128,9 +128,14 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     test.add_argument("--route", help="only this route")
     test.set_defaults(func=cmd_notify_test)
 
-    report = sub.add_parser("report", help="send (or --dry-run: show) the daily usage report")
+    report = sub.add_parser("report", help="send (or --dry-run: show) a usage report")
     _add_config_option(report)
-    report.add_argument("--date", help="the local day YYYY-MM-DD (default: yesterday)")
+    report.add_argument(
+        "--date",
+        help="a day YYYY-MM-DD, a week YYYY-Www or a month YYYY-MM (default: the last one)",
+    )
+    report.add_argument("--period", choices=("day", "week", "month"), help="default: the report's")
+    report.add_argument("--report", help="which [[report]] by name (default: the first)")
     report.add_argument("--dry-run", action="store_true", help="print it and write the chart only")
     report.add_argument("--out", help="folder for the chart (default: state_dir/reports)")
     report.set_defaults(func=cmd_report)

@@ -55,6 +55,12 @@ def merged(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
         below = out.get(key)
         if isinstance(value, Mapping) and isinstance(below, Mapping):
             out[key] = merged(below, value)
+        elif isinstance(value, Mapping) and isinstance(below, list):
+            # `[[report]]` in the file, `$TOSSD_REPORT__AT` in the environment: which table
+            # would it set? Replacing them all with one would drop reports without a word.
+            raise ConfigError(
+                f"{key}: the file has [[{key}]] tables; set them whole with ${PREFIX}{key.upper()}"
+            )
         else:
             out[key] = value
     return out

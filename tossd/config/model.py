@@ -24,7 +24,7 @@ from pydantic import (
 from tossd.api.options import ApiOptions
 from tossd.config.ops import AlertsConfig, HealthConfig, RetentionConfig
 from tossd.config.problems import problem
-from tossd.config.report import ReportConfig
+from tossd.config.report import ReportConfig, check_report_names, with_report_names
 from tossd.config.routes import (
     DeliveryConfig,
     RouteConfig,
@@ -212,7 +212,25 @@ class Config(BaseModel):
     health: HealthConfig = Field(default_factory=HealthConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
-    report: ReportConfig = Field(default_factory=ReportConfig)
+    #: `[report]` (one table) or `[[report]]` (several): see `reports`.
+    report: ReportConfig | tuple[ReportConfig, ...] = Field(default_factory=ReportConfig)
+
+    @field_validator("report", mode="before")
+    @classmethod
+    def _report_list(cls, value: Any) -> Any:
+        return with_report_names(value)
+
+    @field_validator("report")
+    @classmethod
+    def _unique_reports(
+        cls, value: ReportConfig | tuple[ReportConfig, ...]
+    ) -> ReportConfig | tuple[ReportConfig, ...]:
+        return check_report_names(value)
+
+    @property
+    def reports(self) -> tuple[ReportConfig, ...]:
+        """Every configured report: `[report]` alone, or each `[[report]]` table."""
+        return (self.report,) if isinstance(self.report, ReportConfig) else self.report
 
     @field_validator("route", mode="before")
     @classmethod

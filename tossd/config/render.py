@@ -140,7 +140,12 @@ def render_effective(config: Config, shown_url: Callable[[str], str] | None = No
     if shown_url is not None:
         for item, route in zip(data["route"], config.route, strict=True):
             item["notify"] = [_shown_target(entry, shown_url) for entry in route.notify]
-        data["report"]["notify"] = [shown_url(u.get_secret_value()) for u in config.report.notify]
+        shown = [[shown_url(u.get_secret_value()) for u in r.notify] for r in config.reports]
+        if isinstance(data["report"], dict):
+            data["report"]["notify"] = shown[0]
+        else:
+            for item, notify in zip(data["report"], shown, strict=True):
+                item["notify"] = notify
     comments = {}
     # The key's source replaces key_file in the output: the file path shows in the comment.
     del data["api"]["key_file"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import time as clock_time
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
@@ -11,14 +13,26 @@ from tossd.config.problems import problem
 from tossd.config.routes import Zone
 
 _AT = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: The name of `[report]`, and of the first `[[report]]` table when it has none.
+FIRST_REPORT = "report"
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 class ReportConfig(BaseModel):
-    """`[report]`: targets are `notify` plus every route whose `events` lists "report"."""
+    """`[report]` (or each `[[report]]`): targets are `notify` plus every route whose `events`
+    lists "report"."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
+    #: Identifies the report's sent periods and its `notify` rows: `report-N` by default.
+    name: str = FIRST_REPORT
+    #: Who the report is about, in its chart's title (e.g. the company); "tossd" if unset.
+    label: str = ""
     enabled: bool = True
+    #: A local day, an ISO week (from `week_starts`) or a calendar month.
+    period: Literal["day", "week", "month"] = "day"
+    week_starts: Weekday = "monday"
     #: Local time ("HH:MM") on day D+1 at which the report for day D is sent.
     at: str = "07:00"
     #: IANA name; None means the host's zone.
@@ -33,12 +47,25 @@ class ReportConfig(BaseModel):
     def _lists(cls, value: object) -> object:
         return tuple(value) if isinstance(value, list) else value
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if _NAME.match(value) is None:
+            raise problem('expected letters, digits, "-", "_" or "." (at most 64), e.g. "monthly"')
+        return value
+
     @field_validator("at")
     @classmethod
     def _clock(cls, value: str) -> str:
         if _AT.match(value) is None:
             raise problem('expected a 24-hour local time "HH:MM", e.g. "07:00"')
         return value
+
+    @property
+    def route_name(self) -> str:
+        """The route its `notify` URLs become: `[report]` for the first (or only) report,
+        `[report NAME]` for the others."""
+        return "[report]" if self.name == FIRST_REPORT else f"[report {self.name}]"
 
     @property
     def at_time(self) -> clock_time:
@@ -48,3 +75,32 @@ class ReportConfig(BaseModel):
     def urls(self) -> list[str]:
         """The plain Apprise URLs of `notify` (secrets: never log them)."""
         return [url.get_secret_value() for url in self.notify]
+
+
+def with_report_names(reports: object) -> object:
+    """`[report]` as one table, or the `[[report]]` tables, each unnamed one named by its
+    place: the first `report` (as `[report]` is), then `report-2`, `report-3`, ..."""
+    if isinstance(reports, Mapping):
+        return reports
+    if not isinstance(reports, list | tuple):
+        return reports
+    return tuple(
+        {**item, "name": FIRST_REPORT if index == 0 else f"report-{index + 1}"}
+        if isinstance(item, Mapping) and "name" not in item
+        else item
+        for index, item in enumerate(reports)
+    )
+
+
+def check_report_names(
+    reports: ReportConfig | tuple[ReportConfig, ...],
+) -> ReportConfig | tuple[ReportConfig, ...]:
+    """Report names identify sent periods and ledger rows, so they must be unique."""
+    if isinstance(reports, ReportConfig):
+        return reports
+    seen: set[str] = set()
+    for report in reports:
+        if report.name in seen:
+            raise problem(f"report name {report.name!r} is used twice")
+        seen.add(report.name)
+    return reports

@@ -222,12 +222,11 @@ class Daemon:
         self._ops.after_drain(self._deliverer.take_report())
 
     async def _report(self) -> None:
-        extensions = self._store.all_extensions()
-        await self._reporter.tick(extensions, now=int(self._clock()), deliver=self._send_report)
+        await self._reporter.tick(now=int(self._clock()), deliver=self._send_report)
 
     async def _send_report(self, prepared: PreparedReport) -> None:
         """Through the ledger like any notification: retried, never lost once queued."""
-        self._deliverer.enqueue_report(prepared.messages)
+        self._deliverer.enqueue_report(prepared.messages, prepared.routes)
         self._dispatch()
 
     async def _heartbeat(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 from tossd.config.model import Config
@@ -16,9 +16,10 @@ from tossd.domain import DeliveryState, DrainReport, StreamReport, TargetKind
 from tossd.errors import ConfigError, TossdError
 from tossd.notify.message import SendResult
 from tossd.notify.replan import Replanned, replan
+from tossd.report.period import Period, PeriodKind, period_of
 from tossd.report.reporter import PreparedReport, Reporter
 from tossd.report.text import render_report
-from tossd.report.window import day_window
+from tossd.report.window import period_window
 
 
 async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
@@ -65,56 +66,67 @@ class ReportRun:
     recorded: bool
 
 
+def period_to_report(
+    period: Period | None, now: int, tz: tzinfo, kind: PeriodKind, *, dry_run: bool
+) -> Period:
+    """The last whole period by default; one that has not ended is for previews only."""
+    today = datetime.fromtimestamp(now, tz).date()
+    chosen = period_of(kind, today).previous() if period is None else period
+    start, end = period_window(chosen, tz)
+    if start > now:
+        raise TossdError(f"{chosen.key} has not begun yet in {tz}")
+    if end > now and not dry_run:
+        raise TossdError(f"{chosen.key} has not ended yet in {tz}; --dry-run shows it")
+    return chosen
+
+
 def day_to_report(day: date | None, now: int, tz: tzinfo, *, dry_run: bool) -> date:
     """Yesterday by default; a day that has not ended yet is for previews (`--dry-run`) only."""
-    chosen = datetime.fromtimestamp(now, tz).date() - timedelta(days=1) if day is None else day
-    start, end = day_window(chosen, tz)
-    if start > now:
-        raise TossdError(f"{chosen.isoformat()} has not begun yet in {tz}")
-    if end > now and not dry_run:
-        raise TossdError(f"{chosen.isoformat()} has not ended yet in {tz}; --dry-run shows it")
-    return chosen
+    period = None if day is None else period_of(PeriodKind.DAY, day)
+    return period_to_report(period, now, tz, PeriodKind.DAY, dry_run=dry_run).first
+
+
+def with_report(config: Config, report: ReportConfig) -> tuple[ReportConfig, ...]:
+    """The configured reports with `report` in place of the one of its name (or added)."""
+    others = [r for r in config.reports if r.name != report.name]
+    return (*others, report)
 
 
 async def run_report(
     config: Config,
     report_config: ReportConfig,
     *,
-    day: date | None = None,
+    period: Period | None = None,
     dry_run: bool = False,
     out_dir: Path | None = None,
     now: int | None = None,
 ) -> ReportRun:
     """`tossd report [--date D] [--dry-run]`: build one report and send it, or only show it.
 
-    A sent report is recorded, so the daemon will not send that date again; the command
-    itself sends a date even if it was recorded already: someone asked for it by name.
+    It takes the daemon's path: the period is recorded (so the daemon will not send it
+    again), its messages are planned into the ledger, then delivered while this waits. A
+    target that fails keeps its row, which the daemon retries. A period recorded already
+    is still sent (someone asked for it by name), and stays recorded once.
     """
     now = int(time.time()) if now is None else now
-    routes = [] if dry_run else ready_routes(config, report=report_config)
+    routes = [] if dry_run else ready_routes(config, reports=with_report(config, report_config))
     with open_store(config) as store:
-        stats = store.stats()
         async with open_client(config) as api:
-            reporter = Reporter.of(
-                api, stats, report_config, routes, out_dir or config.state_dir / "reports"
-            )
+            out = out_dir or config.state_dir / "reports"
+            reporter = Reporter.of(api, store.stats(), report_config, routes, out)
             if not dry_run and not reporter.targets:
                 raise ConfigError('report: set report.notify or a route with events = ["report"]')
-            chosen = day_to_report(day, now, reporter.tz, dry_run=dry_run)
-            prepared = await reporter.prepare(store.all_extensions(), chosen, now=now, late=False)
+            chosen = period_to_report(period, now, reporter.tz, reporter.kind, dry_run=dry_run)
+            prepared = await reporter.prepare(chosen, now=now, late=False)
         text = "\n\n".join(render_report(prepared.report, kind=TargetKind.PLAIN))
         if dry_run:
             return ReportRun(prepared, text, (), recorded=False)
-        # Through the ledger, as the daemon sends it: a target that fails now stays owed.
+        recorded = reporter.record(prepared, now=now)
         deliverer = open_deliverer(config, store, routes)
-        ids = deliverer.enqueue_report(prepared.messages)
+        ids = deliverer.enqueue_report(prepared.messages, prepared.routes)
         await deliverer.drain(only=ids)
         results = [
             (row.target_label, SendResult(row.state is DeliveryState.SENT, row.last_error))
             for row in store.ledger().rows(ids)
         ]
-        summary = prepared.report.summary_json()
-        recorded = any(result.ok for _, result in results) and stats.record_report(
-            chosen, sent_at=now, late=False, summary_json=summary
-        )
     return ReportRun(prepared, text, tuple(results), recorded)

@@ -15,7 +15,7 @@ from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
 from tossd.notify.routing import Route
 from tossd.poll.poller import Poller
-from tossd.report.reporter import Reporter
+from tossd.report.reporter import Reporter, Reporters
 from tossd.store.store import Store
 from tossd.text.phone import use_places
 
@@ -56,6 +56,9 @@ def take_routes(store: Store, deliverer: Deliverer, routes: list[Route], *, now:
     reconcile(store.ledger(), routes, deliverer.owner, now)
 
 
-def open_reporter(api: Client, store: Store, config: Config, routes: list[Route]) -> Reporter:
-    """The daily reporter, to `[report] notify` and the routes taking "report"."""
-    return Reporter.of(api, store.stats(), config.report, routes, config.state_dir / "reports")
+def open_reporter(api: Client, store: Store, config: Config, routes: list[Route]) -> Reporters:
+    """Every configured report, each to its `notify` and the routes taking "report"."""
+    out = config.state_dir / "reports"
+    return Reporters(
+        tuple(Reporter.of(api, store.stats(), report, routes, out) for report in config.reports)
+    )

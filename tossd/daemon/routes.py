@@ -16,20 +16,23 @@ from tossd.text.zones import host_timezone, zone
 REPORT_ROUTE = "[report]"
 
 
-def ready_routes(config: Config, *, report: ReportConfig | None = None) -> list[Route]:
+def ready_routes(config: Config, *, reports: tuple[ReportConfig, ...] | None = None) -> list[Route]:
     """Routes with URLs checked and templates compiled: a bad one is a ConfigError at start.
 
-    `[report] notify` (or the `report` section given) becomes one more route, so reports go
-    through the ledger like every other message.
+    Each report's `notify` (of `reports`, else of the config) becomes one more route, so
+    reports go through the ledger like every other message.
     """
     default_tz = zone(config.delivery.timezone, host_timezone())
     routes = build_routes(config.route, default_tz)
-    notify = (report or config.report).notify
-    if notify:
-        report_route = RouteConfig(name=REPORT_ROUTE, events=(Notice.REPORT,), notify=notify)
+    for report in config.reports if reports is None else reports:
+        if not report.notify:
+            continue
+        name = report.route_name
+        report_route = RouteConfig(name=name, events=(Notice.REPORT,), notify=report.notify)
         try:
             routes.append(build_route(len(routes), report_route, default_tz))
         except ConfigError as exc:
             # The error names the synthesized route; name the user's key instead.
-            raise ConfigError(exc.message.replace(route_label(REPORT_ROUTE), "report", 1)) from None
+            key = "report" if isinstance(config.report, ReportConfig) else f"report {report.name!r}"
+            raise ConfigError(exc.message.replace(route_label(name), key, 1)) from None
     return routes

@@ -99,10 +99,20 @@ class Deliverer:
         """Queue a message for every target of every route listening to `notice` (ids)."""
         return enqueue(self._ledger, self._routes.values(), kind, notice, render, self._now())
 
-    def enqueue_report(self, messages: Sequence[tuple[Target, Message]]) -> list[int]:
-        """The daily report: each target's own rendering (HTML for email, chart if it fits)."""
+    def enqueue_report(
+        self, messages: Sequence[tuple[Target, Message]], routes: Collection[str] | None = None
+    ) -> list[int]:
+        """A report: each target's own rendering (HTML for email, chart if it fits), to the
+        `routes` named (its own and the shared ones; None: every route taking reports)."""
         by_target = {target.url: message for target, message in messages}
-        return self.enqueue(DeliveryKind.REPORT, Notice.REPORT, lambda t: by_target.get(t.url))
+        chosen = [r for r in self._routes.values() if routes is None or r.name in routes]
+
+        def render(target: Target) -> Message | None:
+            return by_target.get(target.url)
+
+        return enqueue(
+            self._ledger, chosen, DeliveryKind.REPORT, Notice.REPORT, render, self._now()
+        )
 
     def dispatch(self, only: Collection[int] | None = None) -> list[asyncio.Task[None]]:
         """Plan, then start the send of every due row (or of the rows `only` names) in its

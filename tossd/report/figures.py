@@ -1,147 +1,237 @@
-"""A report's figures: one local day per number, from callSummary and the event store."""
+"""A report's figures per number, from the provider's records (and the store where it has
+more): one set of values that the text and the chart both show (pure)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+import bisect
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
-import structlog
-
-from tossd.api.client import Client
-from tossd.api.models import CallSummary
-from tossd.config.report import ReportConfig
+from tossd.api.models import CallRecord, CallSummary, Extension, Sms, Voicemail
 from tossd.domain import KnownExtension
-from tossd.errors import ApiError
-from tossd.notify.routing import selects
-from tossd.report.window import HourSlot, day_window, due_at, hour_slots, is_late
-from tossd.store.stats import ExtensionStats, HourCounts, Stats
+from tossd.poll.translate import digits, listed_extension
+from tossd.report.provider import ProviderPeriod
+from tossd.store.stats import StoredCounts
 
-log = structlog.get_logger(__name__)
+TOP_CALLERS = 5
+#: The status the provider gives a call that voicemail picked up (see notify.render too).
+VOICEMAIL_STATUS = "voicemail"
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Calls in one slot (an hour or a day): picked up by a person, by voicemail, by nobody."""
+
+    answered: int = 0
+    voicemail: int = 0
+    missed: int = 0
+
+    @property
+    def calls(self) -> int:
+        return self.answered + self.voicemail + self.missed
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class TopCaller:
+    """A caller by number (raw, untrusted) with the latest name shown for it (untrusted)."""
+
+    number: str
+    name: str
+    calls: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What one number (or the account: their sum) did in the period."""
+
+    calls: int = 0
+    answered: int = 0
+    voicemail_calls: int = 0
+    missed: int = 0
+    minutes: int = 0
+    longest_minutes: int = 0
+    voicemails: int = 0
+    texts_in: int = 0
+    texts_out: int = 0
+
+    @property
+    def texts(self) -> int:
+        return self.texts_in + self.texts_out
+
+    @property
+    def average_minutes(self) -> float:
+        return self.minutes / self.calls if self.calls else 0.0
+
+    @property
+    def missed_share(self) -> float:
+        """Missed calls as a share of all calls (0 without calls)."""
+        return self.missed / self.calls if self.calls else 0.0
+
+    def __add__(self, other: Figures) -> Figures:
+        added = {f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        return Figures(
+            **added | {"longest_minutes": max(self.longest_minutes, other.longest_minutes)}
+        )
 
 
 @dataclass(frozen=True)
 class NumberReport:
-    """One number's day: the provider's callSummary (None: it failed) and the store's counts."""
+    """One number's period: its figures, calls per slot, top callers, and where figures came
+    from whenever the provider's sources disagree or one of them is missing."""
 
     extension: KnownExtension
-    summary: CallSummary | None
-    activity: ExtensionStats
-    #: Calls per local hour, aligned with `Report.slots`.
-    hourly: tuple[HourCounts, ...]
+    figures: Figures
+    #: Aligned with `Report.slots`: hours of a day, days of a week or month.
+    slots: tuple[Counts, ...]
+    top_callers: tuple[TopCaller, ...]
+    #: The local hour of each call, for "busiest hours" across a week or month.
+    hours: Counter[int] = field(default_factory=Counter)
+    notes: tuple[str, ...] = ()
+    summary: CallSummary | None = None
+
+    def ended_by(self, moment: int) -> bool:
+        return 0 < self.extension.enddate <= moment
 
 
-@dataclass(frozen=True)
-class Totals:
-    """The account's day; provider figures add up the numbers whose callSummary answered."""
-
-    calls: int
-    minutes: int
-    average_minutes: float
-    longest_minutes: int
-    missed: int
-    voicemails: int
-    texts: int
-    unavailable: int
+def outcome(record: CallRecord) -> str:
+    """answered / voicemail / missed: nobody picked up a call with `seconds == 0`."""
+    if record.seconds == 0:
+        return "missed"
+    return "voicemail" if record.status.strip().lower() == VOICEMAIL_STATUS else "answered"
 
 
-@dataclass(frozen=True)
-class Report:
-    """One local day of the account: its window and hours, each number's figures."""
+def _top_callers(calls: Sequence[CallRecord]) -> tuple[TopCaller, ...]:
+    counted: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    last: dict[str, int] = {}
+    for call in sorted(calls, key=lambda c: c.startdate):
+        number = call.callernum.strip()
+        counted[number] += 1
+        last[number] = call.startdate
+        if call.callername.strip():
+            names[number] = call.callername.strip()  # oldest first: the latest name wins
+    ranked = sorted(counted, key=lambda n: (-counted[n], -last[n], n))
+    return tuple(TopCaller(n, names.get(n, ""), counted[n]) for n in ranked[:TOP_CALLERS])
 
-    day: date
-    tz: tzinfo
-    #: [local midnight, next local midnight) as Unix seconds: 23, 24 or 25 hours.
-    window: tuple[int, int]
-    slots: tuple[HourSlot, ...]
-    numbers: tuple[NumberReport, ...]
-    late: bool
-    due_at: int
-    generated_at: int
 
-    @property
-    def totals(self) -> Totals:
-        known = [n.summary for n in self.numbers if n.summary is not None]
-        calls = sum(s.totalcalls for s in known)
-        minutes = sum(s.totalduration for s in known)
-        return Totals(
-            calls=calls,
-            minutes=minutes,
-            average_minutes=minutes / calls if calls else 0.0,
-            longest_minutes=max((s.maxduration for s in known), default=0),
-            missed=sum(n.activity.missed for n in self.numbers),
-            voicemails=sum(n.activity.voicemails for n in self.numbers),
-            texts=sum(n.activity.texts for n in self.numbers),
-            unavailable=len(self.numbers) - len(known),
+def top_callers(numbers: Sequence[NumberReport]) -> tuple[TopCaller, ...]:
+    """The account's busiest callers across its numbers."""
+    merged: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for number in numbers:
+        for caller in number.top_callers:
+            merged[caller.number] += caller.calls
+            names[caller.number] = names.get(caller.number) or caller.name
+    ranked = sorted(merged, key=lambda n: (-merged[n], n))
+    return tuple(TopCaller(n, names[n], merged[n]) for n in ranked[:TOP_CALLERS])
+
+
+def _text_owner(text: Sms, numbers: Sequence[Extension]) -> int | None:
+    """The number a text belongs to: its DID's, live at the text's time (a DID may have
+    served several extensions over the years)."""
+    did = digits(text.destination if text.direction != "out" else text.source)
+    owners = [e for e in numbers if digits(e.did) == did]
+    ts = text.timestamp
+    live = [e for e in owners if e.startdate <= ts and (e.enddate == 0 or e.enddate > ts)]
+    chosen = live or owners
+    return chosen[0].extensionid if chosen else None
+
+
+def _texts(provider: ProviderPeriod) -> dict[int, tuple[int, int]]:
+    """(in, out) texts per number, each text once (a per-DID listing may repeat one)."""
+    counted: dict[int, Counter[str]] = {}
+    seen: set[str] = set()
+    for text in provider.texts or ():
+        owner = _text_owner(text, provider.extensions)
+        if owner is None or text.smsid in seen:
+            continue
+        seen.add(text.smsid)
+        counted.setdefault(owner, Counter())["out" if text.direction == "out" else "in"] += 1
+    return {eid: (c["in"], c["out"]) for eid, c in counted.items()}
+
+
+def number_reports(
+    provider: ProviderPeriod,
+    stored: Mapping[int, StoredCounts],
+    slot_starts: Sequence[int],
+    hour_of: Mapping[int, int],
+) -> list[NumberReport]:
+    """Each number's figures; `slot_starts` are the first seconds of the chart's slots and
+    `hour_of` gives each call's local hour (by its start), for busiest hours."""
+    by_number: dict[int, list[CallRecord]] = {e.extensionid: [] for e in provider.extensions}
+    for call in provider.calls:
+        by_number[call.extensionid].append(call)
+    texts = _texts(provider)
+    reports = []
+    for ext in provider.extensions:
+        eid, calls = ext.extensionid, by_number[ext.extensionid]
+        notes: list[str] = []
+        outcomes = Counter(outcome(c) for c in calls)
+        summary = provider.summaries.get(eid)
+        minutes, longest = _minutes(calls, summary, notes)
+        store = stored.get(eid, StoredCounts())
+        vmids = _voicemails(provider.voicemails.get(eid), store, notes)
+        texts_in, texts_out = texts.get(eid, (0, 0))
+        if provider.texts is None:
+            texts_in = store.texts_in
+            notes.append(f"texts from tossd's records ({texts_in}, received only)")
+        slots = [Counts()] * len(slot_starts)
+        for call in calls:
+            index = bisect.bisect_right(slot_starts, call.startdate) - 1
+            slots[index] = slots[index] + Counts(**{outcome(call): 1})
+        figures = Figures(
+            len(calls),
+            outcomes["answered"],
+            outcomes["voicemail"],
+            outcomes["missed"],
+            minutes,
+            longest,
+            len(vmids),
+            texts_in,
+            texts_out,
         )
-
-    def summary_json(self) -> str:
-        """The figures sent, for the reports table: no caller names or numbers."""
-        numbers = [
-            {
-                "extensionid": n.extension.extensionid,
-                "summary": None if n.summary is None else n.summary.model_dump(),
-                **{k: getattr(n.activity, k) for k in ("calls", "missed", "voicemails", "texts")},
-            }
-            for n in self.numbers
-        ]
-        return json.dumps(
-            {"day": self.day.isoformat(), "tz": str(self.tz), "window": list(self.window)}
-            | {"late": self.late, "totals": vars(self.totals), "numbers": numbers},
-            sort_keys=True,
+        hours = Counter(hour_of[c.startdate] for c in calls)
+        known = listed_extension(ext).known()
+        reports.append(
+            NumberReport(
+                known, figures, tuple(slots), _top_callers(calls), hours, tuple(notes), summary
+            )
         )
+    return reports
 
 
-def _selected(
-    extensions: Sequence[KnownExtension], config: ReportConfig, start: int, end: int
-) -> list[KnownExtension]:
-    """The configured numbers that were live at some moment of [start, end)."""
-    wanted = frozenset(str(e) for e in config.extensions)
-    live = [e for e in extensions if e.startdate < end and (e.enddate == 0 or e.enddate >= start)]
-    return sorted((e for e in live if selects(wanted, e)), key=lambda e: e.extensionid)
-
-
-async def _summary(api: Client, ext: KnownExtension, start: int, end: int) -> CallSummary | None:
-    """callSummary of [start, end); None, logged, when it fails: the report goes out anyway."""
-    try:
-        # The API's windows include both ends.
-        return await api.call_summary(startdate=start, enddate=end - 1, extensionid=ext.extensionid)
-    except ApiError as exc:
-        log.warning(
-            "report.summary_failed",
-            extensionid=ext.extensionid,
-            error=exc.message,
-            error_type=type(exc).__name__,
+def _minutes(
+    calls: Sequence[CallRecord], summary: CallSummary | None, notes: list[str]
+) -> tuple[int, int]:
+    """(total, longest) billed minutes: the provider's callSummary, else its call records."""
+    if summary is None:
+        if calls:
+            notes.append("callSummary unavailable: minutes added up from the call records")
+        return sum(c.duration for c in calls), max((c.duration for c in calls), default=0)
+    if summary.totalcalls != len(calls):
+        notes.append(
+            f"callSummary counts {summary.totalcalls} calls, callRecords lists {len(calls)}:"
+            " the calls listed are shown"
         )
-        return None
+    return summary.totalduration, summary.maxduration
 
 
-async def build_report(
-    api: Client,
-    stats: Stats,
-    extensions: Sequence[KnownExtension],
-    day: date,
-    tz: tzinfo,
-    config: ReportConfig,
-    *,
-    now: int,
-    late: bool | None = None,
-) -> Report:
-    """The figures of local `day`; `late` None means judged from `now` and `config.at`."""
-    start, end = day_window(day, tz)
-    numbers = _selected(extensions, config, start, end)
-    summaries = await asyncio.gather(*(_summary(api, ext, start, end) for ext in numbers))
-    activity = stats.activity(start, end, tz=tz, extensionids=[e.extensionid for e in numbers])
-    slots = tuple(hour_slots(day, tz))
-    if late is None:
-        late = is_late(day, datetime.fromtimestamp(now, UTC), config.at_time, tz)
-    figures = []
-    for ext, summary in zip(numbers, summaries, strict=True):
-        counts = activity[ext.extensionid]
-        hourly = tuple(counts.hourly.get(slot.key, HourCounts()) for slot in slots)
-        figures.append(NumberReport(ext, summary, counts, hourly))
-    return Report(
-        day, tz, (start, end), slots, tuple(figures), late, due_at(day, config.at_time, tz), now
-    )
+def _voicemails(
+    box: Sequence[Voicemail] | None, store: StoredCounts, notes: list[str]
+) -> frozenset[str]:
+    """The period's voicemails: the provider's box, plus those only tossd still has (deleted
+    at the provider since). Without the box, the store's alone."""
+    if box is None:
+        notes.append(f"voicemail box unavailable: {len(store.vmids)} from tossd's records")
+        return store.vmids
+    listed = frozenset(v.vmid for v in box)
+    deleted = store.vmids - listed
+    if deleted:
+        notes.append(
+            f"{len(deleted)} voicemail(s) deleted at Tossable Digits, counted from tossd's records"
+        )
+    return listed | store.vmids

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,13 @@ from tossd.domain import TargetKind
 from tossd.notify.message import Attachment, Message, encoded_size
 from tossd.notify.render import NAME_LEN, NUMBER_LEN
 from tossd.notify.routing import Target
-from tossd.report.figures import NumberReport, Report
-from tossd.store.stats import TopCaller
+from tossd.report.assemble import Report, ended_text
+from tossd.report.figures import Figures, NumberReport, TopCaller
+from tossd.report.period import PeriodKind
+from tossd.report.window import HourSlot
 from tossd.text.phone import format_number
 from tossd.text.sanitize import clean, clean_title
 
-# Spelled out rather than strftime's %a/%b, which follow the process locale.
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HOUR_S = 3600
 
 
@@ -62,56 +62,112 @@ def _caller_label(caller: TopCaller, kind: TargetKind) -> str:
 
 def _busiest(number: NumberReport, report: Report) -> str:
     """The local hour with the most calls ("10:00, 3 calls"), the earliest on a tie."""
-    calls = [hour.calls for hour in number.hourly]
-    if not calls or max(calls) == 0:
+    calls = [slot.calls for slot in number.slots]
+    if not calls or max(calls) == 0 or report.period.kind is not PeriodKind.DAY:
         return ""
     index = calls.index(max(calls))
-    return f"{report.slots[index].clock}, {_count(calls[index], 'call')}"
+    slot = report.slots[index]
+    clock = slot.clock if isinstance(slot, HourSlot) else slot.name
+    return f"{clock}, {_count(calls[index], 'call')}"
+
+
+def _figures(figures: Figures) -> dict[str, Any]:
+    return {
+        **{f.name: getattr(figures, f.name) for f in fields(figures)},
+        "texts": figures.texts,
+        "average": f"{figures.average_minutes:.1f}",
+        "missed_pct": f"{figures.missed_share * 100:.0f}",
+    }
 
 
 def _number(number: NumberReport, report: Report, kind: TargetKind) -> dict[str, Any]:
-    ext, summary, activity = number.extension, number.summary, number.activity
+    ext = number.extension
     alias = clean(ext.alias, kind, max_len=NAME_LEN)
     did = clean(format_number(ext.did), kind, max_len=NUMBER_LEN)
     return {
         "label": alias or did or f"extension {ext.extensionid}",
         "did": did if alias else "",
-        "available": summary is not None,
-        "calls": summary.totalcalls if summary else 0,
-        "minutes": summary.totalduration if summary else 0,
-        "average": f"{summary.avgduration:.1f}" if summary else "",
-        "longest": summary.maxduration if summary else 0,
-        "recorded_calls": activity.calls,
-        "missed": activity.missed,
-        "voicemails": activity.voicemails,
-        "texts": activity.texts,
+        "ended": ended_text(number, report),
+        **_figures(number.figures),
         "busiest": _busiest(number, report),
         "callers": [
-            {"label": _caller_label(c, kind), "calls": c.calls} for c in activity.top_callers
+            {"label": _caller_label(c, kind), "calls": c.calls} for c in number.top_callers
         ],
+        "notes": list(number.notes),
     }
+
+
+def describe_change(now: float, before: float, *, points: bool = False) -> str:
+    """How a figure moved since the previous period: `▲ 25%`, `▼ 10%`, `= 0%`, `▲ new`
+    (from nothing); a share (`points`) moves in percentage points: `▲ 6.8 pts`."""
+    if points:
+        diff = (now - before) * 100
+        arrow = "▲" if diff > 0.05 else "▼" if diff < -0.05 else "="
+        return f"{arrow} {abs(diff):.1f} pts"
+    if before == 0:
+        return "= 0%" if now == 0 else "▲ new"
+    change = (now - before) / before * 100
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    return f"{arrow} {abs(change):.0f}%"
+
+
+def _comparison(report: Report) -> list[dict[str, str]]:
+    """Each headline figure beside the previous period's, with the change."""
+    if report.previous is None:
+        return []
+    now, before = report.totals, report.previous.totals
+    rows = [
+        ("Calls", now.calls, before.calls),
+        ("Answered", now.answered, before.answered),
+        ("Voicemails", now.voicemails, before.voicemails),
+        ("Texts", now.texts, before.texts),
+        ("Minutes", now.minutes, before.minutes),
+    ]
+    table = [
+        {"label": name, "now": str(a), "before": str(b), "change": describe_change(a, b)}
+        for name, a, b in rows
+    ]
+    table.insert(
+        2,
+        {
+            "label": "Missed",
+            "now": f"{now.missed_share * 100:.0f}%",
+            "before": f"{before.missed_share * 100:.0f}%",
+            "change": describe_change(now.missed_share, before.missed_share, points=True),
+        },
+    )
+    return table
 
 
 def report_context(report: Report, *, kind: TargetKind) -> dict[str, Any]:
     """Everything the report templates may use; every value from the API is cleaned for `kind`."""
-    day, totals = report.day, report.totals
+    period, totals = report.period, report.totals
     hours = (report.window[1] - report.window[0]) / _HOUR_S
+    is_day = period.kind is PeriodKind.DAY
     return {
-        "day": f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}",
-        "day_short": f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}",
-        "date": day.isoformat(),
+        "period": period.kind.value,
+        "day": period.label,
+        "day_short": period.short,
+        "date": period.key,
         "tz": str(report.tz),
         "hours": f"{hours:g}",
-        "short_day": hours < 24,
-        "long_day": hours > 24,
+        "short_day": is_day and hours < 24,
+        "long_day": is_day and hours > 24,
         "late": report.late,
         "due": f"{datetime.fromtimestamp(report.due_at, report.tz):%H:%M}",
-        "totals": {
-            **vars(totals),
-            "average": f"{totals.average_minutes:.1f}",
-            "all_unavailable": bool(report.numbers) and totals.unavailable == len(report.numbers),
-        },
+        "totals": _figures(totals),
         "numbers": [_number(number, report, kind) for number in report.numbers],
+        "previous": report.previous.period.label if report.previous else "",
+        "comparison": _comparison(report),
+        "busiest_hours": [
+            f"{hour:02d}:00 ({_count(calls, 'call')})" for hour, calls in report.busiest_hours
+        ],
+        "busiest_days": [
+            f"{slot.name} ({_count(calls, 'call')})" for slot, calls in report.busiest_days
+        ],
+        "top_callers": [
+            {"label": _caller_label(c, kind), "calls": c.calls} for c in report.top_callers
+        ],
     }
 
 

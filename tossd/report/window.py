@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from tossd.report.period import Period, PeriodKind, day_name, period_of
 from tossd.text.zones import HourKey, hour_key
 
 #: Seconds after the due time before a report counts as late (a slow start, a busy loop).
@@ -26,6 +27,16 @@ class HourSlot:
     start: int
     label: str
     clock: str
+
+
+@dataclass(frozen=True)
+class DaySlot:
+    """One local day of a week or month: `label` for a chart axis ("30"), `name` for text."""
+
+    day: date
+    start: int
+    label: str
+    name: str
 
 
 def _aware(now: datetime) -> datetime:
@@ -58,37 +69,101 @@ def due_at(day: date, at: time, tz: tzinfo) -> int:
     return int(datetime.combine(day + _ONE_DAY, at.replace(fold=0), tzinfo=tz).timestamp())
 
 
-def latest_due(now: datetime, at: time, tz: tzinfo) -> date:
-    """The most recent day whose report is due at `now`."""
-    yesterday = _aware(now).astimezone(tz).date() - _ONE_DAY
-    return yesterday if now.timestamp() >= due_at(yesterday, at, tz) else yesterday - _ONE_DAY
+def period_window(period: Period, tz: tzinfo) -> tuple[int, int]:
+    """[local midnight of its first day, local midnight after its last): a week with a
+    23- or 25-hour day is 167 or 169 hours, a month likewise."""
+    return local_midnight(period.first, tz), local_midnight(period.end, tz)
 
 
-def due_dates(last_sent: date | None, now: datetime, at: time, tz: tzinfo) -> list[date]:
-    """The report dates to send now: the most recent due one, unless already sent; else [].
+def period_due(period: Period, at: time, tz: tzinfo) -> int:
+    """When the report of `period` is due: `at` local time on the day after its last."""
+    return due_at(period.end - _ONE_DAY, at, tz)
 
-    After downtime only the most recent missed date is sent (late), never a backlog: a
-    week of old reports arriving at once buries the one that matters, and every older day
-    stays one `tossd report --date` away. See `skipped_dates` for the caller's log line.
-    Without any report sent yet (a fresh install), the most recent due date is sent.
+
+def latest_due_period(
+    now: datetime, at: time, tz: tzinfo, kind: PeriodKind = PeriodKind.DAY, week_start: int = 0
+) -> Period:
+    """The most recent period of `kind` whose report is due at `now`."""
+    today = _aware(now).astimezone(tz).date()
+    latest = period_of(kind, today, week_start).previous()
+    return latest if now.timestamp() >= period_due(latest, at, tz) else latest.previous()
+
+
+def due_periods(
+    last_sent: Period | None,
+    now: datetime,
+    at: time,
+    tz: tzinfo,
+    kind: PeriodKind = PeriodKind.DAY,
+    week_start: int = 0,
+    *,
+    first_start: int | None = None,
+) -> list[Period]:
+    """The periods to report now: the most recent due one, unless already sent; else [].
+
+    After downtime only the most recent missed period is sent (late), never a backlog: a
+    week of old reports arriving at once buries the one that matters, and every older one
+    stays one `tossd report --date` away. See `skipped_periods` for the caller's log line.
+    Before any report was sent, a period that ended before tossd's `first_start` is not
+    sent at all: a fresh install's first morning says nothing about a day it never saw.
     """
-    latest = latest_due(now, at, tz)
+    latest = latest_due_period(now, at, tz, kind, week_start)
     if last_sent is not None and last_sent >= latest:
+        return []
+    ended_before_first_start = first_start is not None and (
+        period_window(latest, tz)[1] <= first_start
+    )
+    if last_sent is None and ended_before_first_start:
         return []
     return [latest]
 
 
-def skipped_dates(last_sent: date | None, now: datetime, at: time, tz: tzinfo) -> list[date]:
-    """The due dates `due_dates` passes over: after `last_sent`, before the latest due one."""
+def skipped_periods(
+    last_sent: Period | None,
+    now: datetime,
+    at: time,
+    tz: tzinfo,
+    kind: PeriodKind = PeriodKind.DAY,
+    week_start: int = 0,
+) -> list[Period]:
+    """The due periods `due_periods` passes over: after `last_sent`, before the latest."""
     if last_sent is None:
         return []
-    latest = latest_due(now, at, tz)
-    return [last_sent + _ONE_DAY * n for n in range(1, (latest - last_sent).days)]
+    latest = latest_due_period(now, at, tz, kind, week_start)
+    skipped, step = [], last_sent.following()
+    while step < latest:
+        skipped.append(step)
+        step = step.following()
+    return skipped
+
+
+def latest_due(now: datetime, at: time, tz: tzinfo) -> date:
+    """The most recent day whose report is due at `now`."""
+    return latest_due_period(now, at, tz).first
+
+
+def due_dates(last_sent: date | None, now: datetime, at: time, tz: tzinfo) -> list[date]:
+    """`due_periods` of daily reports, as dates."""
+    last = None if last_sent is None else period_of(PeriodKind.DAY, last_sent)
+    return [period.first for period in due_periods(last, now, at, tz)]
+
+
+def skipped_dates(last_sent: date | None, now: datetime, at: time, tz: tzinfo) -> list[date]:
+    """`skipped_periods` of daily reports, as dates."""
+    last = None if last_sent is None else period_of(PeriodKind.DAY, last_sent)
+    return [period.first for period in skipped_periods(last, now, at, tz)]
 
 
 def is_late(day: date, now: datetime, at: time, tz: tzinfo, grace_s: int = LATE_GRACE_S) -> bool:
     """Whether a report for `day` sent at `now` is later than its due time plus `grace_s`."""
     return _aware(now).timestamp() > due_at(day, at, tz) + grace_s
+
+
+def day_slots(period: Period, tz: tzinfo) -> list[DaySlot]:
+    """Every local day of `period`, with its first second: a week's or month's chart axis."""
+    return [
+        DaySlot(day, local_midnight(day, tz), f"{day.day}", day_name(day)) for day in period.days
+    ]
 
 
 def hour_slots(day: date, tz: tzinfo) -> list[HourSlot]:

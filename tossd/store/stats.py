@@ -1,12 +1,12 @@
-"""What the event store knows about one report window, and which nightly reports were sent."""
+"""What the store adds to a report (deleted voicemails, texts), and which reports were sent."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import date, tzinfo
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, func, insert
@@ -16,95 +16,15 @@ from sqlmodel import col, select
 from tossd.domain import EventKind
 from tossd.store.engine import store_errors
 from tossd.store.scope import Scopes
-from tossd.store.tables import EventRow, ReportRow
-from tossd.text.zones import HourKey, hour_key
-
-TOP_CALLERS = 5
-#: The status the provider gives a call that voicemail picked up (see notify.render too).
-VOICEMAIL_STATUS = "voicemail"
+from tossd.store.tables import EventRow, ExtensionRow, ReportRow
 
 
 @dataclass(frozen=True)
-class HourCounts:
-    """Calls in one local hour: picked up by a person, by voicemail, or by nobody."""
+class StoredCounts:
+    """What the store holds of one number in a window: voicemail ids, texts received."""
 
-    answered: int = 0
-    voicemail: int = 0
-    missed: int = 0
-
-    @property
-    def calls(self) -> int:
-        return self.answered + self.voicemail + self.missed
-
-
-@dataclass(frozen=True)
-class TopCaller:
-    """A caller by number (raw, untrusted) with the latest name shown for it (untrusted)."""
-
-    number: str
-    name: str
-    calls: int
-
-
-@dataclass(frozen=True)
-class ExtensionStats:
-    """One number's events in a window.
-
-    `calls` counts call records, missed ones included; a voicemail is also a call (voicemail
-    answered it), so it counts in both.
-    """
-
-    extensionid: int
-    calls: int = 0
-    missed: int = 0
-    voicemails: int = 0
-    texts: int = 0
-    top_callers: tuple[TopCaller, ...] = ()
-    hourly: Mapping[HourKey, HourCounts] = field(default_factory=dict)
-
-
-@dataclass
-class _Tally:
-    """The mutable counts of one extension while the rows stream past."""
-
-    kinds: Counter[str] = field(default_factory=Counter)
-    callers: Counter[str] = field(default_factory=Counter)
-    names: dict[str, str] = field(default_factory=dict)
-    last_call: dict[str, int] = field(default_factory=dict)
-    hours: dict[HourKey, Counter[str]] = field(default_factory=dict)
-
-    def add_call(self, kind: str, occurred_at: int, payload: Mapping[str, Any], tz: tzinfo) -> None:
-        number = str(payload.get("callernum") or "").strip()
-        self.callers[number] += 1
-        self.last_call[number] = occurred_at
-        name = str(payload.get("callername") or "").strip()
-        if name:
-            # Rows arrive oldest first, so the last name written is the latest one seen.
-            self.names[number] = name
-        status = str(payload.get("status") or "").strip().lower()
-        outcome = (
-            "missed"
-            if kind == EventKind.MISSED_CALL
-            else ("voicemail" if status == VOICEMAIL_STATUS else "answered")
-        )
-        self.hours.setdefault(hour_key(occurred_at, tz), Counter())[outcome] += 1
-
-    def freeze(self, extensionid: int) -> ExtensionStats:
-        ranked = sorted(self.callers, key=lambda n: (-self.callers[n], -self.last_call[n], n))
-        return ExtensionStats(
-            extensionid=extensionid,
-            calls=self.kinds[EventKind.CALL] + self.kinds[EventKind.MISSED_CALL],
-            missed=self.kinds[EventKind.MISSED_CALL],
-            voicemails=self.kinds[EventKind.VOICEMAIL],
-            texts=self.kinds[EventKind.SMS],
-            top_callers=tuple(
-                TopCaller(n, self.names.get(n, ""), self.callers[n]) for n in ranked[:TOP_CALLERS]
-            ),
-            hourly={
-                key: HourCounts(c["answered"], c["voicemail"], c["missed"])
-                for key, c in self.hours.items()
-            },
-        )
+    vmids: frozenset[str] = frozenset()
+    texts_in: int = 0
 
 
 class Stats:
@@ -115,58 +35,78 @@ class Stats:
         self._connection = self._scopes.connection
         self._writer = self._scopes.writer
 
-    def activity(
-        self,
-        start: int,
-        end: int,
-        *,
-        tz: tzinfo,
-        extensionids: Collection[int] | None = None,
-    ) -> dict[int, ExtensionStats]:
-        """Per extension, the events that occurred in [start, end); hours are local to `tz`.
-
-        Only the window's rows are read (the occurred_at index); every extension asked for
-        gets an entry, zeros included. Hours are bucketed here, in Python, because SQL has no
-        time zones that SQLite and PostgreSQL agree on.
-        """
-        query = select(
-            col(EventRow.kind),
-            col(EventRow.extensionid),
-            col(EventRow.occurred_at),
-            col(EventRow.payload),
-        ).where(col(EventRow.occurred_at) >= start, col(EventRow.occurred_at) < end)
-        if extensionids is not None:
-            query = query.where(col(EventRow.extensionid).in_(list(extensionids)))
-        query = query.order_by(col(EventRow.occurred_at), col(EventRow.id))
-        tallies: dict[int, _Tally] = {eid: _Tally() for eid in extensionids or ()}
-        with self._connection("read the report's events") as connection:
-            for kind, extensionid, occurred_at, payload in connection.execute(query):
-                tally = tallies.setdefault(extensionid, _Tally())
-                tally.kinds[kind] += 1
-                if kind in (EventKind.CALL, EventKind.MISSED_CALL):
-                    tally.add_call(kind, occurred_at, _payload(payload), tz)
-        return {eid: tally.freeze(eid) for eid, tally in sorted(tallies.items())}
+    def stored_counts(
+        self, start: int, end: int, extensionids: Collection[int]
+    ) -> dict[int, StoredCounts]:
+        """Per extension, the voicemails (by vmid) and texts stored for [start, end): what a
+        report needs from the store where the provider no longer keeps it (a deleted
+        voicemail) or never listed it (an account whose texts cannot be listed)."""
+        kinds = (EventKind.VOICEMAIL, EventKind.SMS)
+        query = select(col(EventRow.kind), col(EventRow.extensionid), col(EventRow.payload)).where(
+            col(EventRow.occurred_at) >= start,
+            col(EventRow.occurred_at) < end,
+            col(EventRow.kind).in_(kinds),
+            col(EventRow.extensionid).in_(list(extensionids)),
+        )
+        vmids: dict[int, set[str]] = {eid: set() for eid in extensionids}
+        texts: Counter[int] = Counter()
+        with self._connection("read the report's stored events") as connection:
+            for kind, extensionid, payload in connection.execute(query):
+                if kind == EventKind.SMS:
+                    texts[extensionid] += 1
+                else:
+                    vmids[extensionid].add(str(_payload(payload).get("vmid", "")))
+        return {
+            eid: StoredCounts(frozenset(vmids[eid] - {""}), texts[eid]) for eid in sorted(vmids)
+        }
 
     # Reports sent
 
-    def last_report_date(self) -> date | None:
-        """The latest date a report was recorded for (manual ones included)."""
+    def first_seen(self) -> int | None:
+        """When tossd first listed the account's numbers: its first start, for reports (None
+        before any start listed them)."""
+        query = select(func.min(col(ExtensionRow.first_seen_at)))
+        with self._connection("read the first start") as connection:
+            first = connection.execute(query).scalar_one()
+        return None if first is None else int(first)
+
+    def last_report_date(self, name: str = "report", period: str = "day") -> date | None:
+        """The first day of the latest period a report `name` of `period` was recorded for
+        (manual ones included)."""
+        query = select(func.max(col(ReportRow.day))).where(
+            col(ReportRow.name) == name, col(ReportRow.period) == period
+        )
         with self._connection("read the last report") as connection:
-            day = connection.execute(select(func.max(col(ReportRow.day)))).scalar_one()
+            day = connection.execute(query).scalar_one()
         return None if day is None else date.fromisoformat(day)
 
-    def report_recorded(self, day: date) -> bool:
-        query = select(col(ReportRow.id)).where(col(ReportRow.day) == day.isoformat())
+    def report_recorded(self, day: date, name: str = "report", period: str = "day") -> bool:
+        query = select(col(ReportRow.id)).where(
+            col(ReportRow.day) == day.isoformat(),
+            col(ReportRow.name) == name,
+            col(ReportRow.period) == period,
+        )
         with self._connection("read a report") as connection:
             return connection.execute(query).first() is not None
 
-    def record_report(self, day: date, *, sent_at: int, late: bool, summary_json: str) -> bool:
-        """Record the report for `day`; False (and nothing written) if one already was.
+    def record_report(
+        self,
+        day: date,
+        *,
+        sent_at: int,
+        late: bool,
+        summary_json: str,
+        name: str = "report",
+        period: str = "day",
+    ) -> bool:
+        """Record report `name`'s `period` beginning on `day`; False (and nothing written) if
+        one already was.
 
-        The UNIQUE day decides, inside the database, so two processes racing for the same
-        date cannot both win.
+        The UNIQUE (name, period, day) decides, inside the database, so two processes racing
+        for the same period cannot both win.
         """
-        values = {"day": day.isoformat(), "sent_at": sent_at, "late": late, "summary": summary_json}
+        values = {"day": day.isoformat(), "sent_at": sent_at, "late": late}
+        values |= {"summary": summary_json, "name": name, "period": period}
         with store_errors("record a report"):
             try:
                 with self._writer.begin() as connection:

@@ -155,12 +155,19 @@ class DeliveryRow(StoreTable, table=True):
 
 
 class ReportRow(StoreTable, table=True):
-    """One nightly report per local date: the unique day keeps a date from going out twice."""
+    """One report per name and period: the unique triple keeps a period from going out twice."""
 
     __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("name", "period", "day"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    day: str = Field(sa_type=String, unique=True)  # "YYYY-MM-DD": sorts as the dates do
+    # The period's first local date, "YYYY-MM-DD": sorts as the dates do.
+    day: str = Field(sa_type=String)
+    # The report's name (`[report]` is "report") and its period: day, week or month.
+    name: str = Field(
+        sa_type=String, default="report", sa_column_kwargs={"server_default": "report"}
+    )
+    period: str = Field(sa_type=String, default="day", sa_column_kwargs={"server_default": "day"})
     sent_at: int = Field(sa_type=BigInteger)
     late: bool
     # JSON of the figures sent, so a report can be explained after the fact.
