@@ -20,6 +20,7 @@ from tossd.report.assemble import Report, ended_text
 from tossd.report.figures import Counts, NumberReport
 from tossd.report.period import PeriodKind
 from tossd.report.window import DaySlot
+from tossd.text.counting import counted
 from tossd.text.phone import format_number
 from tossd.text.untrusted import one_line
 
@@ -74,7 +75,7 @@ def _title(number: NumberReport, report: Report) -> str:
     parts = [part for part in (ext.alias, format_number(ext.did)) if part]
     name = _drawable(" · ".join(parts) or f"extension {ext.extensionid}")
     ended = ended_text(number, report)
-    title = f"{name}: {figures.calls} calls, {figures.missed} missed"
+    title = f"{name}: {counted(figures.calls, 'call')}, {figures.missed} missed"
     return f"{title} ({ended})" if ended else title
 
 
@@ -137,7 +138,9 @@ def _period_panel(ax: Axes, report: Report) -> None:
     _axes_style(ax, peak, len(positions), ticks, labels)
     totals = report.totals
     ax.set_title(
-        f"All numbers: {totals.calls} calls, {totals.missed} missed", loc="left", fontsize=TITLE_PT
+        f"All numbers: {counted(totals.calls, 'call')}, {totals.missed} missed",
+        loc="left",
+        fontsize=TITLE_PT,
     )
 
 

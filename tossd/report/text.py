@@ -21,15 +21,11 @@ from tossd.report.assemble import Report, ended_text
 from tossd.report.figures import Figures, NumberReport, TopCaller
 from tossd.report.period import PeriodKind
 from tossd.report.window import HourSlot
+from tossd.text.counting import counted
 from tossd.text.phone import format_number
 from tossd.text.sanitize import clean, clean_title
 
 _HOUR_S = 3600
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    """`1 | count("call")` -> "1 call"; `3 | count("call")` -> "3 calls"."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 # Autoescape only for the HTML template: the text ones are made safe by `clean` per target.
@@ -42,7 +38,7 @@ _ENV = SandboxedEnvironment(
     lstrip_blocks=True,
     auto_reload=False,
 )
-_ENV.filters["count"] = _count
+_ENV.filters["count"] = counted
 
 
 def _digits(text: str) -> str:
@@ -68,7 +64,7 @@ def _busiest(number: NumberReport, report: Report) -> str:
     index = calls.index(max(calls))
     slot = report.slots[index]
     clock = slot.clock if isinstance(slot, HourSlot) else slot.name
-    return f"{clock}, {_count(calls[index], 'call')}"
+    return f"{clock}, {counted(calls[index], 'call')}"
 
 
 def _figures(figures: Figures) -> dict[str, Any]:
@@ -160,10 +156,10 @@ def report_context(report: Report, *, kind: TargetKind) -> dict[str, Any]:
         "previous": report.previous.period.label if report.previous else "",
         "comparison": _comparison(report),
         "busiest_hours": [
-            f"{hour:02d}:00 ({_count(calls, 'call')})" for hour, calls in report.busiest_hours
+            f"{hour:02d}:00 ({counted(calls, 'call')})" for hour, calls in report.busiest_hours
         ],
         "busiest_days": [
-            f"{slot.name} ({_count(calls, 'call')})" for slot, calls in report.busiest_days
+            f"{slot.name} ({counted(calls, 'call')})" for slot, calls in report.busiest_days
         ],
         "top_callers": [
             {"label": _caller_label(c, kind), "calls": c.calls} for c in report.top_callers
