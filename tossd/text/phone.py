@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping
@@ -126,9 +127,17 @@ _places = _Places()
 
 def _parsed(raw: str, region: str) -> Any:
     """The first valid reading of `raw`, else the first possible one, else None."""
-    possible = None
     # A real number is short: a megabyte of "digits" is never parsed, nor even stripped.
-    for candidate in _candidates(bounded(raw, _RAW_LEN)):
+    return _parsed_short(bounded(raw, _RAW_LEN), region)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_short(raw: str, region: str) -> Any:
+    """Cached: a notification reads its caller's number three times (shown, place, call
+    back), and a digest or a report the same callers again; parsing is most of a render's
+    CPU. Callers only read the parsed number, never change it."""
+    possible = None
+    for candidate in _candidates(raw):
         try:
             number = phonenumbers.parse(candidate, region)
         except phonenumbers.NumberParseException:
