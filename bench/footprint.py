@@ -1,11 +1,12 @@
 """Footprint of tossd, a baseline tree beside this one: idle RSS, idle log volume, CLI CPU.
 
-Run by hand: `.venv/bin/python bench/footprint.py [--idle-s 600] [--baseline-ref REF |
---baseline DIR]`. The baseline defaults to commit aae4f1a (the last one before the package
-restructuring), extracted like `git archive REF | tar -x`. Each tree runs under this
-interpreter with `PYTHONPATH=<tree>`, so its own `tossd` package is imported. Both daemons
-poll one shared sandbox (the baseline's, 10 numbers, no new activity) at the same time, so
-the bench takes `--idle-s` seconds; the CLI commands then run against their stores.
+Run by hand: `.venv/bin/python bench/footprint.py [--idle-s 600] [--settle-s 30]
+[--baseline-ref REF | --baseline DIR]`. The baseline defaults to commit aae4f1a (the last one
+before the package restructuring), extracted like `git archive REF | tar -x`. Each tree
+runs under this interpreter with `PYTHONPATH=<tree>`, so its own `tossd` package is
+imported. Both daemons poll one shared sandbox (the baseline's, 10 numbers, no new
+activity) at the same time, so the bench takes `--idle-s` seconds; the CLI commands then
+run against their stores.
 """
 
 from __future__ import annotations
@@ -283,11 +284,16 @@ def cpu_table(trees: list[Tree], notes: list[str]) -> None:
 
 
 def main() -> None:
+    global SETTLE_S
     parser = argparse.ArgumentParser()
     parser.add_argument("--idle-s", type=float, default=600.0)
     parser.add_argument("--baseline-ref", default="aae4f1a")
     parser.add_argument("--baseline", type=Path, help="an existing source tree instead")
+    # The first sweep of every voicemail box ([poll] voicemail_sweep_s, 900 s) stores each
+    # box's history as it reaches it, said at info: `--settle-s 960` measures after it.
+    parser.add_argument("--settle-s", type=float, default=SETTLE_S)
     args = parser.parse_args()
+    SETTLE_S = args.settle_s
     assert args.idle_s > SETTLE_S + 10, f"--idle-s must exceed {SETTLE_S + 10:.0f}"
     with tempfile.TemporaryDirectory(prefix="tossd-footprint-") as name:
         tmp = Path(name)
