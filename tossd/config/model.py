@@ -32,6 +32,7 @@ from tossd.config.routes import (
     with_default_names,
 )
 from tossd.config.secrets import find_key
+from tossd.config.transcribe import TranscribeConfig
 from tossd.domain import Stream
 from tossd.errors import ConfigError
 
@@ -213,6 +214,7 @@ class Config(BaseModel):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
 
     @field_validator("route", mode="before")
     @classmethod

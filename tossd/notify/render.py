@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError, TemplateRenderError
+from tossd.notify.transcript import Transcribed, transcript_values
 from tossd.text.phone import format_number, is_dialable, place_of
 from tossd.text.sanitize import clean, clean_title
 from tossd.text.untrusted import bounded, one_line
@@ -82,8 +83,10 @@ def event_context(
     kind: TargetKind,
     tz: tzinfo,
     audio_note: str | None,
+    transcript: Transcribed = (None, None),
 ) -> dict[str, Any]:
-    """Everything a template may use; every value from the API is cleaned for `kind`."""
+    """Everything a template may use; every value from the API (and every transcript: the
+    caller chose its words) is cleaned for `kind`. `transcript` is (text, why there is none)."""
     p = event.payload
     moment = datetime.fromtimestamp(event.occurred_at, tz)
     is_call = event.kind in (EventKind.CALL, EventKind.MISSED_CALL)
@@ -104,7 +107,7 @@ def event_context(
         "duration_text": duration_text(seconds),
         "answered": event.kind is EventKind.CALL and status.lower() != "voicemail",
         "status": status,
-        "voicemail": _voicemail(p, kind) if event.kind is EventKind.VOICEMAIL else None,
+        "voicemail": _voicemail(p, kind, transcript) if event.kind is EventKind.VOICEMAIL else None,
         "sms": {"message": clean(p.get("message"), kind, max_len=SMS_LEN, multiline=True)}
         if event.kind is EventKind.SMS
         else None,
@@ -123,13 +126,16 @@ def render_event(
     audio_note: str | None,
     title_template: jinja2.Template | None = None,
     body_template: jinja2.Template | None = None,
+    transcript: Transcribed = (None, None),
 ) -> tuple[str, str]:
     """(title, body) for one event; a route's templates override the defaults.
 
     Raises `TemplateRenderError` (carrying the fallback rendering) when a route's template
     fails; the defaults themselves are trusted to render.
     """
-    context = event_context(event, extension, kind=kind, tz=tz, audio_note=audio_note)
+    context = event_context(
+        event, extension, kind=kind, tz=tz, audio_note=audio_note, transcript=transcript
+    )
     title, title_error = _render(title_template, f"{event.kind.value}.title.j2", context)
     body, body_error = _render(body_template, f"{event.kind.value}.body.j2", context)
     rendered = (clean_title(title, kind), body.strip())
@@ -254,10 +260,11 @@ def _caller_label(name: str, raw_number: str, number_display: str) -> str:
     return number_display if not name or same else f"{name} ({number_display})"
 
 
-def _voicemail(p: Mapping[str, Any], kind: TargetKind) -> dict[str, Any]:
+def _voicemail(p: Mapping[str, Any], kind: TargetKind, transcript: Transcribed) -> dict[str, Any]:
     length = _int(p.get("length"))
     callback = bounded(p.get("callback") or "", NUMBER_LEN)
     return {
+        **transcript_values(transcript, kind),
         "length_s": length,
         "length_text": duration_text(length),
         "callback": clean(callback, kind, max_len=NUMBER_LEN),

@@ -1,0 +1,55 @@
+"""The one interface every transcription engine offers, and choosing one from the config.
+
+Engines are imported only when chosen: the openai engine loads aiohttp's client, the local
+one starts a worker process that alone imports faster-whisper.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from tossd.config.transcribe import TranscribeConfig
+
+#: Sound labels some servers write for what is not speech (whisper.cpp's `[BLANK_AUDIO]`,
+#: Whisper's `(upbeat music)`): not words anyone said, so not part of a transcript.
+_MARKER = re.compile(r"\[[A-Za-z0-9 _.,'-]{1,40}\]|\((?:[A-Za-z ,'-]{1,40})\)|\*[A-Za-z ]{1,40}\*")
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What an engine heard in one recording, and how long it took."""
+
+    text: str
+    took_s: float
+    #: The recording's length as the engine decoded it (None: the engine does not say).
+    audio_s: float | None = None
+
+
+class Engine(Protocol):
+    """Turns one MP3 into text; raises `TranscribeError` (or `TranscribeUnavailable`)."""
+
+    name: str
+
+    async def transcribe(self, path: Path) -> Heard: ...
+
+    async def aclose(self) -> None: ...
+
+
+def open_engine(config: TranscribeConfig, *, models_dir: Path) -> Engine:
+    """The configured engine; `models_dir` is where the local engine keeps joined weights."""
+    engine = config.require_engine()
+    if engine == "openai":
+        from tossd.transcribe.openai import OpenAIEngine
+
+        return OpenAIEngine(config)
+    from tossd.transcribe.local import LocalEngine
+
+    return LocalEngine(config, models_dir=models_dir)
+
+
+def tidy(text: str) -> str:
+    """The engine's text without sound markers, spaces folded (may end up empty)."""
+    return " ".join(_MARKER.sub(" ", text).split())
