@@ -17,6 +17,9 @@ from tossd.config.transcribe import TranscribeConfig
 #: Whisper's `(upbeat music)`): not words anyone said, so not part of a transcript.
 _MARKER = re.compile(r"\[[A-Za-z0-9 _.,'-]{1,40}\]|\((?:[A-Za-z ,'-]{1,40})\)|\*[A-Za-z ]{1,40}\*")
 
+#: A marker cut from before a full stop leaves a space there.
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.,!?;:])")
+
 
 @dataclass(frozen=True)
 class Heard:
@@ -52,4 +55,4 @@ def open_engine(config: TranscribeConfig, *, models_dir: Path) -> Engine:
 
 def tidy(text: str) -> str:
     """The engine's text without sound markers, spaces folded (may end up empty)."""
-    return " ".join(_MARKER.sub(" ", text).split())
+    return _SPACE_BEFORE_STOP.sub(r"\1", " ".join(_MARKER.sub(" ", text).split()))
