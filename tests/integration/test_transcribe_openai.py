@@ -134,3 +134,44 @@ async def test_a_server_that_is_not_there_is_a_transient_error(tmp_path: Path) -
     finally:
         await engine.aclose()
     assert raised.value.transient and "could not reach 127.0.0.1" in raised.value.message
+
+
+async def test_tossd_transcribe_prints_what_the_engine_heard_and_how_long_it_took(
+    whisper: FakeWhisper, write_config: Any, run_tossd: Any, tmp_path: Path
+) -> None:
+    from subprocess import PIPE
+
+    from support.cli import start_tossd
+
+    whisper.text = "Call me back at 212-555-0134. [BLANK_AUDIO]"
+    config = write_config(
+        "http://127.0.0.1:9/apihttp.php",
+        transcribe={"engine": "openai", "base_url": whisper.base_url, "language": "en"},
+    )
+    clip = CLIPS / "appointment.mp3"
+    proc = await start_tossd(
+        "transcribe", str(clip), "-c", str(config), stdout=PIPE, env={"TOSSD_TRANSCRIBE_KEY": KEY}
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert lines[0].startswith("engine: openai; took ") and lines[0].endswith(" s")
+    assert lines[1] == "Call me back at 212-555-0134."
+    assert whisper.uploads[0].fields["language"] == "en"
+
+    whisper.status, whisper.body = 401, error_body(f"bad key {KEY}")
+    proc = await start_tossd(
+        "transcribe", str(clip), "-c", str(config), stdout=PIPE, env={"TOSSD_TRANSCRIBE_KEY": KEY}
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert b"refused the key (HTTP 401)" in err
+    assert KEY.encode() not in out + err
+
+
+async def test_tossd_transcribe_says_when_no_engine_is_set(
+    write_config: Any, run_tossd: Any
+) -> None:
+    config = write_config("http://127.0.0.1:9/apihttp.php")
+    code, _, err = await run_tossd("transcribe", str(CLIPS / "late.mp3"), "-c", str(config))
+    assert code == 78 and 'transcribe.engine is "off"' in err
