@@ -52,11 +52,18 @@ def speaking() -> tuple[Clip, ...]:
 
 
 def words(text: str) -> list[str]:
-    """Lower case, no punctuation, every digit its own word: "212-555-0134" and "2 1 2 5 5 5
-    0 1 3 4" score alike, as a reader would take them; "Dr." is "doctor"."""
+    """Lower case, no punctuation, every digit its own word: "020 7946 0134" and "0-2-0 7 9 4
+    6 0 1 3 4" score alike, as a reader would take them, and so does "O2O" (an "oh" written
+    as a letter beside digits); "Dr." is "doctor"."""
     text = re.sub(r"\bdr\b\.?", "doctor", text.lower())
+    text = re.sub(r"(?<=\d)o|o(?=\d)", "0", text)
     text = re.sub(r"(\d)", r" \1 ", text.replace("'", ""))
     return re.findall(r"[a-z]+|\d", text)
+
+
+def digits(text: str) -> str:
+    """The digits a reader takes from `text` (for "is the phone number intact")."""
+    return "".join(word for word in words(text) if word.isdigit())
 
 
 def word_error_rate(reference: str, heard: str) -> float:
