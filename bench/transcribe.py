@@ -20,6 +20,7 @@ import asyncio
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,7 +57,12 @@ async def local(threads: int, repeat: int) -> None:
     first = clips()[-1]  # the shortest: mostly the load
     await engine.transcribe(first.path)
     load_s = time.monotonic() - started
-    (worker,) = psutil.Process().children()
+    # The pool's worker; multiprocessing's resource tracker is a child too.
+    (worker,) = [
+        child
+        for child in psutil.Process().children()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]
     cpu0 = sum(worker.cpu_times()[:2])
     audio = wall = 0.0
     errors = total = 0.0
@@ -119,25 +125,38 @@ async def openai_overhead(rounds: int = 50) -> None:
     )
 
 
-def footprint() -> None:
+def footprint(baseline_ref: str) -> None:
+    """What the daemon imports, here and in the tree before transcripts (`baseline_ref`)."""
     code = "import resource, {mods}; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     base = "tossd.daemon.lifecycle"
-    with_openai = base + ", tossd.transcribe.openai"
-    sizes = []
-    for mods in (base, with_openai):
-        out = subprocess.check_output([sys.executable, "-c", code.format(mods=mods)], text=True)
-        sizes.append(int(out) / 1024)
-    print("daemon imports (max RSS of a Python that imports them)")
-    row("engine off (the daemon as before)", f"{sizes[0]:.1f} MiB")
-    row("engine openai", f"{sizes[1]:.1f} MiB", f"(+{sizes[1] - sizes[0]:.1f} MiB)")
+
+    def rss(mods: str, tree: Path) -> float:
+        env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"}
+        command = [sys.executable, "-c", code.format(mods=mods)]
+        return int(subprocess.check_output(command, text=True, env=env, cwd=tree)) / 1024
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", baseline_ref], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        before = statistics.median(rss(base, Path(tmp)) for _ in range(3))
+    off = statistics.median(rss(base, REPO) for _ in range(3))
+    with_openai = statistics.median(rss(base + ", tossd.transcribe.openai", REPO) for _ in range(3))
+    print("daemon imports (max RSS of a Python that imports them, median of 3)")
+    row(f"before transcripts ({baseline_ref})", f"{before:.1f} MiB")
+    row("engine off", f"{off:.1f} MiB", f"({off - before:+.1f} MiB)")
+    row("engine openai", f"{with_openai:.1f} MiB", f"({with_openai - before:+.1f} MiB)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1)
+    # The commit this work started from: the daemon before transcripts.
+    parser.add_argument("--baseline-ref", default="2e01908")
     args = parser.parse_args()
-    footprint()
+    footprint(args.baseline_ref)
     asyncio.run(openai_overhead())
     try:
         import faster_whisper  # noqa: F401
