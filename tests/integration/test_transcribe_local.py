@@ -92,3 +92,31 @@ async def test_a_recording_over_max_seconds_is_refused_by_the_worker(models_dir:
             await local.transcribe(next(c for c in clips() if c.name == "appointment").path)
     finally:
         await local.aclose()
+
+
+async def test_closing_the_engine_stops_a_transcription_under_way(models_dir: Path) -> None:
+    """The daemon's stop must not wait for a long voicemail: the worker is ended."""
+    import asyncio
+
+    import psutil
+
+    from tossd.errors import TranscribeError
+
+    config = TranscribeConfig.model_validate(
+        {"engine": "local", "language": "en"}, context={"env": {}}
+    )
+    local = LocalEngine(config, models_dir=models_dir)
+    by_name = {clip.name: clip for clip in clips()}
+    await local.transcribe(by_name["silence"].path)  # the worker is up, its model loaded
+    workers = [
+        child
+        for child in psutil.Process().children()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]
+    under_way = asyncio.create_task(local.transcribe(by_name["appointment"].path))
+    await asyncio.sleep(0)  # one turn of the loop: the job is handed to the worker
+    await local.aclose()
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert workers and not alive
+    with pytest.raises((TranscribeError, asyncio.CancelledError)):
+        await under_way

@@ -59,9 +59,16 @@ class LocalEngine:
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            # Not waiting: a transcription under way would hold up the daemon's stop.
-            pool.shutdown(wait=False, cancel_futures=True)
+        if pool is None:
+            return
+        # Not waiting: a transcription under way would hold up the daemon's stop (SIGTERM must
+        # end it within 10 s), and the interpreter's exit would join the worker all the same;
+        # its voicemail is transcribed again after the restart. Python 3.11 has no public way
+        # to stop a pool's workers (3.14's terminate_workers), hence the private mapping.
+        running = dict(getattr(pool, "_processes", None) or {})
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in running.values():
+            process.terminate()
 
     async def _ready(self) -> ProcessPoolExecutor:
         if self._pool is not None:

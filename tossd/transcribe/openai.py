@@ -41,7 +41,10 @@ class OpenAIEngine:
         self._session: aiohttp.ClientSession | None = None
 
     async def transcribe(self, path: Path) -> Heard:
-        data = await asyncio.to_thread(path.read_bytes)
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:  # pruned by retention, or the disk failing: try again later
+            raise TranscribeError(f"cannot read the recording: {exc.strerror}") from None
         if len(data) > MAX_UPLOAD_BYTES:
             raise TranscribeUnavailable(f"the recording is {len(data)} bytes, over 25 MB")
         started = time.monotonic()

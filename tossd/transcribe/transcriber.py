@@ -58,6 +58,10 @@ class Transcriber:
                 await self.work()
             except TossdError as exc:  # the store failing: said, and tried again
                 log.warning("transcribe.store_failed", error=exc.message)
+            # The one catch-all of this loop: a bug is logged with its traceback, and the
+            # transcriber keeps running (the notifications never wait beyond wait_s anyway).
+            except Exception:
+                log.exception("transcribe.crashed")
             await asyncio.sleep(LOOK_EVERY_S)
 
     async def work(self) -> int:
