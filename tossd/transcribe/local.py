@@ -69,6 +69,9 @@ class LocalEngine:
         pool.shutdown(wait=False, cancel_futures=True)
         for process in running.values():
             process.terminate()
+        # With its worker gone the pool's manager ends at once: joined, its queues' locks are
+        # released (else multiprocessing warns of leaked semaphores at exit).
+        await asyncio.to_thread(pool.shutdown, wait=True)
 
     async def _ready(self) -> ProcessPoolExecutor:
         if self._pool is not None:
