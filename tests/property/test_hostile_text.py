@@ -154,8 +154,10 @@ def test_stranger_text_renders_inert_in_the_quiet_hours_digest(
 ) -> None:
     tally["text: digest x kinds"] += 1
     events = [(event(k, n, num, t, ident=i), None) for i, (k, n, num, t) in enumerate(items, 1)]
+    # Each voicemail's transcript is its caller's words too (here: the text field's).
+    said = {i: t for i, (_, _, _, t) in enumerate(items, 1)}
     title, body = render_digest(
-        events, route="night", kind=target, tz=ZONE, held_until_text="07:00"
+        events, route="night", kind=target, tz=ZONE, held_until_text="07:00", transcripts=said
     )
     inert(title, body, target)
 

@@ -146,3 +146,22 @@ def test_defaults_are_off_30_s_and_300_s() -> None:
     assert config(base_url="http://127.0.0.1:8000/v1/").base_url == "http://127.0.0.1:8000/v1"
     with pytest.raises(ConfigError, match='is "off"'):
         default.require_engine()
+
+
+def test_a_digest_line_shows_the_start_of_each_voicemails_transcript() -> None:
+    from zoneinfo import ZoneInfo
+
+    from tossd.notify.render import render_digest
+
+    long_text = "Please call me back about the invoice " * 5
+    _, body = render_digest(
+        [(voicemail(), None)],
+        route="night",
+        kind="slack",
+        tz=ZoneInfo("UTC"),
+        held_until_text="07:00",
+        transcripts={1: long_text},
+    )
+    (line,) = [line for line in body.splitlines() if "Voicemail" in line]
+    preview = ("Please call me back about the invoice " * 3)[:79] + "…"  # 80 characters
+    assert line.endswith(f"· 9 s: “{preview}”")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import structlog
 
-from tossd.domain import EventKind, KnownExtension, StoredEvent
+from tossd.domain import EventKind, KnownExtension, StoredEvent, TranscriptState
 from tossd.errors import TemplateRenderError
 from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
 from tossd.notify.fold import without_folded_calls
@@ -89,6 +89,14 @@ def digest_message(
         tz=route.tz,
         held_until_text=None if held is None else held.strftime("%H:%M"),
         burst=held is None,
+        transcripts=_heard(store, [event for event, _ in ordered]),
     )
     events = [event for event, _ in ordered]
     return Message(title, body, digest_recordings(store, events, route, target, limits))
+
+
+def _heard(store: Store, events: Sequence[StoredEvent]) -> dict[int, str]:
+    """Transcripts of the digest's voicemails that are done (a digest waits for none)."""
+    ids = [event.id for event in events if event.kind is EventKind.VOICEMAIL]
+    found = store.transcripts_for(ids)
+    return {i: t.text for i, t in found.items() if t.state is TranscriptState.DONE and t.text}

@@ -85,8 +85,7 @@ def event_context(
     audio_note: str | None,
     transcript: Transcribed = (None, None),
 ) -> dict[str, Any]:
-    """Everything a template may use; every value from the API (and every transcript: the
-    caller chose its words) is cleaned for `kind`. `transcript` is (text, why there is none)."""
+    """Everything a template may use; API values and transcripts are cleaned for `kind`."""
     p = event.payload
     moment = datetime.fromtimestamp(event.occurred_at, tz)
     is_call = event.kind in (EventKind.CALL, EventKind.MISSED_CALL)
@@ -157,10 +156,12 @@ def render_digest(
     tz: tzinfo,
     held_until_text: str | None,
     burst: bool = False,
+    transcripts: Mapping[int, str] | None = None,
 ) -> tuple[str, str]:
     """One message for the events a route held during quiet hours (or a `burst`), oldest
-    first; only the first DIGEST_LINES are listed, so its size never follows the count."""
+    first; only the first DIGEST_LINES are listed (a voicemail's with its transcript's start)."""
     ordered = sorted(items, key=lambda item: (item[0].occurred_at, item[0].id))
+    t = transcripts or {}
     counts = Counter(event.kind for event, _ in ordered)
     context = {
         "route": route,
@@ -172,8 +173,8 @@ def render_digest(
         "held_until": held_until_text or "",
         "burst": burst,
         "events": [
-            event_context(event, extension, kind=kind, tz=tz, audio_note=None)
-            for event, extension in ordered[:DIGEST_LINES]
+            event_context(e, x, kind=kind, tz=tz, audio_note=None, transcript=(t.get(e.id), None))
+            for e, x in ordered[:DIGEST_LINES]
         ],
         "more": max(0, len(ordered) - DIGEST_LINES),
     }
@@ -275,7 +276,8 @@ def _voicemail(p: Mapping[str, Any], kind: TargetKind, transcript: Transcribed) 
 def _detail(event_kind: EventKind, context: Mapping[str, Any], kind: TargetKind) -> str:
     """A few words for a one-line listing (the digest): length, outcome or a text's start."""
     if event_kind is EventKind.VOICEMAIL:
-        return str(context["voicemail"]["length_text"])
+        said = clean(context["voicemail"]["transcript"], kind, max_len=PREVIEW_LEN)
+        return str(context["voicemail"]["length_text"]) + (f": “{said}”" if said else "")
     if event_kind is EventKind.SMS:
         # Cleaning is idempotent: this only folds the lines and shortens.
         return clean(context["sms"]["message"], kind, max_len=PREVIEW_LEN)
