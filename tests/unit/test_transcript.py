@@ -165,3 +165,23 @@ def test_a_digest_line_shows_the_start_of_each_voicemails_transcript() -> None:
     (line,) = [line for line in body.splitlines() if "Voicemail" in line]
     preview = ("Please call me back about the invoice " * 3)[:79] + "…"  # 80 characters
     assert line.endswith(f"· 9 s: “{preview}”")
+
+
+def test_config_check_masks_the_transcribe_key_and_a_password_in_its_url() -> None:
+    from tossd.config.model import Config
+    from tossd.config.render import render_effective
+
+    config = Config.model_validate(
+        {
+            "api": {"key": "api-key-1234"},
+            "transcribe": {
+                "engine": "openai",
+                "key": "sk-transcribe-5678",
+                "base_url": "http://user:pass-9012@127.0.0.1:8000/v1",
+            },
+        },
+        context={"env": {}},
+    )
+    shown = render_effective(config)
+    assert "[transcribe]" in shown and 'engine = "openai"' in shown
+    assert "sk-transcribe-5678" not in shown and "pass-9012" not in shown

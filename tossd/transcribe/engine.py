@@ -6,12 +6,14 @@ one starts a worker process that alone imports faster-whisper.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from tossd.config.transcribe import TranscribeConfig
+from tossd.errors import ConfigError
 
 #: Sound labels some servers write for what is not speech (whisper.cpp's `[BLANK_AUDIO]`,
 #: Whisper's `(upbeat music)`): not words anyone said, so not part of a transcript.
@@ -42,12 +44,19 @@ class Engine(Protocol):
 
 
 def open_engine(config: TranscribeConfig, *, models_dir: Path) -> Engine:
-    """The configured engine; `models_dir` is where the local engine keeps joined weights."""
+    """The configured engine; `models_dir` is where the local engine keeps joined weights.
+    Raises `ConfigError` when the engine is off, or local without its extra installed."""
     engine = config.require_engine()
     if engine == "openai":
         from tossd.transcribe.openai import OpenAIEngine
 
         return OpenAIEngine(config)
+    if importlib.util.find_spec("faster_whisper") is None:
+        # At start, not at the first voicemail: `tossd run` exits 78 saying what to install.
+        raise ConfigError(
+            'transcribe.engine = "local" needs the transcribe extra: '
+            "pip install 'tossd[transcribe]'"
+        )
     from tossd.transcribe.local import LocalEngine
 
     return LocalEngine(config, models_dir=models_dir)

@@ -8,7 +8,6 @@ worker that dies (out of memory, killed) is replaced at the next attempt.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -93,8 +92,4 @@ class LocalEngine:
     def _locate(self) -> Path:
         if self._config.model_dir is not None:
             return weights.own_model(self._config.model_dir)
-        if importlib.util.find_spec("faster_whisper") is None:
-            raise TranscribeUnavailable(
-                f"the local engine needs faster-whisper: {weights.EXTRA_HINT}"
-            )
         return weights.base_model(self._models_dir)
