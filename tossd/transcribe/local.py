@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -32,21 +32,17 @@ class LocalEngine:
         self._models_dir = models_dir
         self._pool: ProcessPoolExecutor | None = None
         self._model: Path | None = None
+        #: The last job handed to the worker (still running while not done).
+        self._job: Future[tuple[str, float]] | None = None
 
     async def transcribe(self, path: Path) -> Heard:
         pool = await self._ready()
         config = self._config
         started = time.monotonic()
-        loop = asyncio.get_running_loop()
+        args = (str(path), config.language, config.prompt, config.max_seconds)
+        self._job = pool.submit(worker.transcribe, *args)
         try:
-            text, seconds = await loop.run_in_executor(
-                pool,
-                worker.transcribe,
-                str(path),
-                config.language,
-                config.prompt,
-                config.max_seconds,
-            )
+            text, seconds = await asyncio.wrap_future(self._job)
         except worker.TooLong as exc:
             raise TranscribeUnavailable(str(exc)) from None
         except worker.WorkerError as exc:
@@ -60,16 +56,16 @@ class LocalEngine:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        # Not waiting: a transcription under way would hold up the daemon's stop (SIGTERM must
-        # end it within 10 s), and the interpreter's exit would join the worker all the same;
-        # its voicemail is transcribed again after the restart. Python 3.11 has no public way
-        # to stop a pool's workers (3.14's terminate_workers), hence the private mapping.
-        running = dict(getattr(pool, "_processes", None) or {})
         pool.shutdown(wait=False, cancel_futures=True)
-        for process in running.values():
-            process.terminate()
-        # With its worker gone the pool's manager ends at once: joined, its queues' locks are
-        # released (else multiprocessing warns of leaked semaphores at exit).
+        if self._job is not None and not self._job.done():
+            # Not waiting: a transcription under way would hold up the daemon's stop (SIGTERM
+            # must end it within 10 s); its voicemail is transcribed again after the restart.
+            # Python 3.11 has no public way to stop a pool's workers (3.14 adds
+            # terminate_workers), hence the private mapping. An idle worker is not killed:
+            # it may hold its queue's lock, which would then never be released.
+            for process in dict(getattr(pool, "_processes", None) or {}).values():
+                process.terminate()
+        # Joined (at once: the worker is idle or gone), so the queues' locks are released.
         await asyncio.to_thread(pool.shutdown, wait=True)
 
     async def _ready(self) -> ProcessPoolExecutor:
