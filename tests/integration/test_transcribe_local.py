@@ -9,6 +9,7 @@ import importlib.util
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.lag import loop_lag
@@ -120,3 +121,47 @@ async def test_closing_the_engine_stops_a_transcription_under_way(models_dir: Pa
     assert workers and not alive
     with pytest.raises((TranscribeError, asyncio.CancelledError)):
         await under_way
+
+
+async def test_the_daemon_sends_a_sandbox_voicemail_with_what_the_caller_said(
+    sandbox: Any,
+    json_receiver: Any,
+    write_config: Any,
+    tmp_path: Path,
+    now: int,
+    models_dir: Path,
+) -> None:
+    """`tossd run` with the local engine: the sandbox's voicemail speaks, the notification
+    quotes it (the worker started from the daemon's own process, the model joined once)."""
+    import asyncio
+    import shutil
+
+    from support.cli import start_tossd
+    from support.sandbox import first_active
+
+    appointment = next(c for c in clips() if c.name == "appointment")
+    world = sandbox.sandbox.world
+    world.add_voicemail(
+        extensionid=first_active(world, now), timestamp=now - 30, callernum="+441914980123",
+        length=appointment.whole_seconds, audio=appointment.audio(),
+    )  # fmt: skip
+    # The weights joined by the tests above, where this daemon looks for them.
+    shutil.copytree(models_dir, tmp_path / "state" / "models", dirs_exist_ok=True)
+    config = write_config(
+        sandbox.url,
+        poll={"interval_s": 0.5, "jitter_s": 0},
+        delivery={"interval_s": 0.5},
+        transcribe={"engine": "local", "language": "en", "wait_s": 120},
+        routes=[{"name": "hook", "events": ["voicemail"], "notify": [json_receiver.url()]}],
+    )
+    with (tmp_path / "log").open("wb") as log:
+        proc = await start_tossd("run", "-c", str(config), stderr=log)
+    try:
+        (payload,) = await json_receiver.wait_for(1, timeout=180)
+    finally:
+        proc.terminate()
+        code = await asyncio.wait_for(proc.wait(), 15)
+    assert code == 0
+    body = str(payload["message"])
+    assert "Automatic transcript, may contain errors:" in body, body
+    assert "Maria" in body and PHONE in digits(body), body

@@ -56,14 +56,15 @@ class LocalEngine:
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        # Taken first: shutdown forgets them. Python 3.11 has no public way to stop a pool's
+        # workers (3.14 adds terminate_workers), hence the private mapping.
+        workers = list(dict(getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
         if self._job is not None and not self._job.done():
             # Not waiting: a transcription under way would hold up the daemon's stop (SIGTERM
             # must end it within 10 s); its voicemail is transcribed again after the restart.
-            # Python 3.11 has no public way to stop a pool's workers (3.14 adds
-            # terminate_workers), hence the private mapping. An idle worker is not killed:
-            # it may hold its queue's lock, which would then never be released.
-            for process in dict(getattr(pool, "_processes", None) or {}).values():
+            # An idle worker is not killed: it may hold its queue's lock, never released then.
+            for process in workers:
                 process.terminate()
         # Joined (at once: the worker is idle or gone), so the queues' locks are released.
         await asyncio.to_thread(pool.shutdown, wait=True)
