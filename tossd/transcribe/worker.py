@@ -12,6 +12,10 @@ from typing import Any
 #: Whisper's sample rate: faster-whisper decodes every file to it.
 SAMPLE_RATE = 16_000
 
+_NO_JIT_HINT = (
+    " (the process may not make memory executable: under systemd, set "
+    "MemoryDenyWriteExecute=no, see systemd/README.md)"
+)
 _model: Any = None
 _beam_size = 5
 
@@ -62,5 +66,7 @@ def transcribe(
         )
         text = " ".join(segment.text.strip() for segment in segments)
     except Exception as exc:  # CTranslate2 raises RuntimeError and others
-        raise WorkerError(f"the model failed: {type(exc).__name__}: {exc}") from None
+        # oneDNN's words when it may not generate code (systemd's MemoryDenyWriteExecute=yes).
+        hint = _NO_JIT_HINT if "could not create a primitive" in str(exc) else ""
+        raise WorkerError(f"the model failed: {type(exc).__name__}: {exc}{hint}") from None
     return text, seconds
