@@ -165,3 +165,35 @@ async def test_the_daemon_sends_a_sandbox_voicemail_with_what_the_caller_said(
     body = str(payload["message"])
     assert "Automatic transcript, may contain errors:" in body, body
     assert "Maria" in body and PHONE in digits(body), body
+
+
+NO_WRITE_EXECUTE = """
+import ctypes, sys
+from tossd.transcribe import worker
+libc = ctypes.CDLL(None, use_errno=True)
+# PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN: what systemd's MemoryDenyWriteExecute=yes sets.
+if libc.prctl(65, 1, 0, 0, 0) != 0:
+    print("unsupported")
+    sys.exit(0)
+worker.load(sys.argv[1], 1, "int8", 1)
+try:
+    worker.transcribe(sys.argv[2], "en", None, 300)
+except worker.WorkerError as exc:
+    print(exc)
+"""
+
+
+def test_without_executable_memory_the_error_says_which_setting_to_lift(
+    models_dir: Path,
+) -> None:
+    from support.cli import run_python
+
+    from tossd.transcribe.weights import base_model
+
+    model = base_model(models_dir)  # joined and checked, as the engine does
+    clip = next(c for c in clips() if c.name == "late").path
+    proc = run_python(NO_WRITE_EXECUTE, str(model), str(clip), timeout=120)
+    if proc.stdout.strip() == "unsupported":
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux 6.3 and later)")
+    assert "could not create a primitive" in proc.stdout, proc.stderr
+    assert "MemoryDenyWriteExecute=no" in proc.stdout
