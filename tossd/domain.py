@@ -202,3 +202,32 @@ def matches_kind(event_kind: EventKind, wanted: Iterable[str]) -> bool:
     if event_kind.value in wanted:
         return True
     return event_kind is EventKind.MISSED_CALL and EventKind.CALL.value in wanted
+
+
+class TranscriptState(StrEnum):
+    DONE = "done"
+    #: Failed, with a retry due at `next_attempt_at`.
+    RETRYING = "retrying"
+    #: Failed for the last time.
+    FAILED = "failed"
+    #: Not attempted (too long): `last_error` says why.
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the store knows of one voicemail's transcript."""
+
+    event_id: int
+    state: TranscriptState
+    text: str
+    engine: str
+    attempts: int
+    error: str | None
+    took_ms: int | None
+    updated_at: int
+
+    @property
+    def settled(self) -> bool:
+        """No more attempts will come: done, given up or skipped."""
+        return self.state is not TranscriptState.RETRYING

@@ -17,6 +17,8 @@
     ├── StoreError                   the event store could not do its job
     │   └── StoreCorrupt             the database file is damaged (the CLI exits 65)
     ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
+    ├── TranscribeError              a voicemail could not be turned into text (retried)
+    │   └── TranscribeUnavailable    the engine cannot run here at all (not retried)
     └── TemplateRenderError          a route's template failed; the default one was used
 
 Each class's docstring is its default message. Messages never carry the API key.
@@ -136,3 +138,15 @@ class TemplateRenderError(TossdError):
     def __init__(self, message: str | None = None, *, fallback: tuple[str, str]) -> None:
         super().__init__(message)
         self.fallback = fallback
+
+
+class TranscribeError(TossdError):
+    """The voicemail could not be transcribed."""
+
+    transient = True
+
+
+class TranscribeUnavailable(TranscribeError):
+    """The transcription engine cannot run (its extra, weights or key is missing or wrong)."""
+
+    transient = False

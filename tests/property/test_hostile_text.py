@@ -154,8 +154,10 @@ def test_stranger_text_renders_inert_in_the_quiet_hours_digest(
 ) -> None:
     tally["text: digest x kinds"] += 1
     events = [(event(k, n, num, t, ident=i), None) for i, (k, n, num, t) in enumerate(items, 1)]
+    # Each voicemail's transcript is its caller's words too (here: the text field's).
+    said = {i: t for i, (_, _, _, t) in enumerate(items, 1)}
     title, body = render_digest(
-        events, route="night", kind=target, tz=ZONE, held_until_text="07:00"
+        events, route="night", kind=target, tz=ZONE, held_until_text="07:00", transcripts=said
     )
     inert(title, body, target)
 
@@ -180,3 +182,88 @@ def test_the_folder_target_writes_stranger_text_verbatim_under_its_own_names(
     (written,) = set(inbox.iterdir()) - before
     assert re.fullmatch(r"\d{8}T\d{6}\.\d{6}Z-\d{6}\.txt", written.name)
     assert written.read_text(encoding="utf-8") == f"{title}\n\n{body}\n"
+
+
+#: A route's own template reading the transcript and the note directly.
+TRANSCRIPT_BODY = compile_template(
+    "{{ voicemail.transcript_label }}: {{ voicemail.transcript }}\n{{ voicemail.transcript_note }}",
+    name="route[0].body_template",
+)
+
+
+@HOSTILE
+@given(
+    spoken=TEXT,
+    why=TEXT,
+    name=TEXT,
+    target=st.sampled_from(KINDS),
+    custom=st.booleans(),
+    heard=st.booleans(),
+)
+def test_a_transcript_is_a_strangers_text_and_renders_inert(
+    spoken: str,
+    why: str,
+    name: str,
+    target: TargetKind,
+    custom: bool,
+    heard: bool,
+    tally: Counter[str],
+) -> None:
+    """The caller chose the words (and an engine's error may quote a server): both inert."""
+    tally["text: transcripts x kinds"] += 1
+    transcript = (spoken, None) if heard else (None, why)
+    title, body = render_event(
+        event(EventKind.VOICEMAIL, name, "+12125550134", ""), None, kind=target, tz=ZONE,
+        audio_note=None, transcript=transcript,
+        **({"body_template": TRANSCRIPT_BODY} if custom else {}),
+    )  # fmt: skip
+    inert(title, body, target)
+
+
+@pytest.mark.parametrize("target", KINDS)
+@pytest.mark.parametrize(
+    ("spoken", "never"),
+    [
+        # Chat mentions spoken (or typed by a server) into the transcript.
+        ("at everyone <!channel> listen @here", ["<!channel>", "@here"]),
+        ("ping <@U123ABC> and @everyone now", ["<@U123ABC>", "@everyone"]),
+        # A line break would start a new header or fake a second message.
+        ("first line\r\nBcc: evil@example.com\nthird", ["\r", "\nBcc"]),
+        # Markup and links: HTML, a Slack link, markdown.
+        ("<b>bold</b> <http://evil.example|click here>", ["<b>", "<http"]),
+        # Markdown only matters where it renders (plain kinds show it as typed, like names).
+        ("[call us](http://evil.example) `code`", ["md:](http", "md:`"]),
+        # Template syntax stays those characters (it is data, never source).
+        ("{{ 7*7 }} {% raw %}", ["49"]),
+        # Terminal escapes and bidi overrides.
+        ("\x1b[31mred\x1b[0m \u202eevil", ["\x1b", "\u202e"]),
+    ],
+    ids=["mentions", "user-mention", "crlf", "markup", "markdown-link", "template", "escapes"],
+)
+def test_hostile_transcripts_are_neutralised_for_each_target_kind(
+    spoken: str, never: list[str], target: TargetKind
+) -> None:
+    title, body = render_event(
+        event(EventKind.VOICEMAIL, "Ada", "+12125550134", ""),
+        None,
+        kind=target,
+        tz=ZONE,
+        audio_note=None,
+        transcript=(spoken, None),
+    )
+    inert(title, body, target)
+    assert "Automatic transcript, may contain errors:" in body
+    quoted = body.split("Automatic transcript, may contain errors:\n", 1)[1].split("\n")[0]
+    for piece in never:
+        if piece.startswith("md:") and target not in MARKDOWN_KINDS:
+            continue
+        assert piece.removeprefix("md:") not in quoted, (piece, quoted)
+
+
+def test_a_long_transcript_is_capped_in_the_notification() -> None:
+    _, body = render_event(
+        event(EventKind.VOICEMAIL, "Ada", "+12125550134", ""), None, kind="slack", tz=ZONE,
+        audio_note=None, transcript=("word " * 2000, None),
+    )  # fmt: skip
+    quoted = body.split("errors:\n", 1)[1].split("\n")[0]
+    assert 1000 < len(quoted) <= 1502 and quoted.endswith("…”")

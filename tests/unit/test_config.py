@@ -24,17 +24,19 @@ from tossd.config.model import (
     default_state_dir,
 )
 from tossd.config.render import dumps, format_string, render_effective
+from tossd.config.transcribe import TranscribeConfig
 from tossd.errors import ConfigError
 from tossd.text.masking import SECRET_MASK as MASK
 
 REPO = Path(__file__).parents[2]
 EXAMPLE = REPO / "config" / "tossd.example.toml"
 SECRET = "s3cr3t-Value-42"
-SECTIONS: dict[str, type[ApiConfig | StoreConfig | PollConfig | LogConfig]] = {
+SECTIONS: dict[str, type[ApiConfig | StoreConfig | PollConfig | LogConfig | TranscribeConfig]] = {
     "api": ApiConfig,
     "store": StoreConfig,
     "poll": PollConfig,
     "log": LogConfig,
+    "transcribe": TranscribeConfig,
 }
 
 
@@ -68,6 +70,7 @@ def test_example_file_values_are_the_defaults() -> None:
     assert config.poll == PollConfig()
     assert config.log == LogConfig()
     assert config.store == StoreConfig()
+    assert config.transcribe == TranscribeConfig()
     assert config.api.model_dump(exclude={"key"}) == ApiConfig().model_dump(exclude={"key"})
 
 

@@ -67,3 +67,34 @@ def test_number_by_did_alias_or_id(wanted: str, expected: list[int]) -> None:
 def test_a_date_no_zone_can_show_is_listed_at_the_nearest_one(at: int, shown: str) -> None:
     event = StoredEvent(1, EventKind.CALL, 7, "x", at, at, True, {"callernum": "2125550100"})
     assert shown in render_table([event], {}, ZoneInfo("America/New_York"))
+
+
+def voicemail_event(ident: int, name: str) -> StoredEvent:
+    return StoredEvent(
+        ident, EventKind.VOICEMAIL, 7, f"vm:{ident}", 1_700_000_000 + ident, 1_700_000_000, True,
+        {"calleridname": name, "callerid": "+13125550199", "length": 9},
+    )  # fmt: skip
+
+
+def test_voicemails_carry_their_transcript_in_json_and_grep_finds_its_words() -> None:
+    import json
+
+    from tossd.cli.eventlist import matches, render_json_lines
+    from tossd.domain import Transcript, TranscriptState
+
+    heard = voicemail_event(1, "Ada")
+    pending = voicemail_event(2, "Bob")
+    text = Transcript(
+        1, TranscriptState.DONE, "Call me about the INVOICE", "local", 1, None, 900, 1
+    )
+    lines = render_json_lines([heard, pending, call("Cy")], {1: text}).splitlines()
+    first, second, third = (json.loads(line) for line in lines)
+    assert first["transcript"] == {
+        "state": "done", "text": "Call me about the INVOICE", "engine": "local", "error": None,
+        "attempts": 1, "took_ms": 900,
+    }  # fmt: skip
+    assert second["transcript"] is None and "transcript" not in third
+    assert matches(heard, text, "invoice") and not matches(pending, None, "invoice")
+    assert matches(pending, None, "bob")  # the caller's name counts too
+    table = render_table([heard], {7: "Sales"}, transcripts={1: text})
+    assert "9 s voicemail: Call me about the INVOICE" in table

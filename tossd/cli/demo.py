@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tossd.config.model import Config
+from tossd.config.transcribe import TranscribeConfig
 from tossd.daemon.lifecycle import Daemon
 from tossd.daemon.signals import stop_on_signals
 from tossd.sandbox.quirks import Quirks
@@ -29,8 +30,11 @@ DEMO_BUDGET = 50.0
 DEMO_RATE_LIMIT = DEMO_BUDGET
 
 
-def demo_config(directory: Path, url: str, key: str) -> Config:
-    """A brisk configuration: poll every 2 s, every event kind to the folder target."""
+def demo_config(
+    directory: Path, url: str, key: str, transcribe: TranscribeConfig | None = None
+) -> Config:
+    """A brisk configuration: poll every 2 s, every event kind to the folder target; the
+    `[transcribe]` section of the user's config, so the sandbox's voicemails are heard."""
     data: dict[str, Any] = {
         "state_dir": str(directory / "state"),
         "api": {"url": url, "key": key, "max_requests_per_s": DEMO_BUDGET},
@@ -45,7 +49,8 @@ def demo_config(directory: Path, url: str, key: str) -> Config:
             }
         ],
     }
-    return Config.model_validate(data, context={"env": {}})
+    config = Config.model_validate(data, context={"env": {}})
+    return config if transcribe is None else config.model_copy(update={"transcribe": transcribe})
 
 
 def reset(directory: Path) -> None:
@@ -73,7 +78,9 @@ async def echo_notifications(folder: Path, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.5)
 
 
-async def run_demo(directory: Path, *, duration_s: float | None = None) -> None:
+async def run_demo(
+    directory: Path, *, duration_s: float | None = None, transcribe: TranscribeConfig | None = None
+) -> None:
     reset(directory)
     key = secrets.token_hex(16)
     # A provider as the real one is thought to be: a voicemail listed a few seconds after its
@@ -88,7 +95,7 @@ async def run_demo(directory: Path, *, duration_s: float | None = None) -> None:
     )
     stop = stop_on_signals()
     async with serve(build_sandbox(options, time.time()), port=0) as running:
-        config = demo_config(directory, running.url, key)
+        config = demo_config(directory, running.url, key, transcribe)
         print(f"tossd demo: sandbox API on {running.url}")
         print(f"state in {directory / 'state'}, notifications in {directory / 'notifications'}")
         print("new calls, missed calls, voicemails and texts arrive every few seconds;")

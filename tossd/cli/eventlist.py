@@ -10,7 +10,7 @@ from typing import Any
 
 from wcwidth import wcswidth
 
-from tossd.domain import EventKind, KnownExtension, StoredEvent
+from tossd.domain import EventKind, KnownExtension, StoredEvent, Transcript
 from tossd.text.untrusted import one_line
 from tossd.text.zones import local_moment
 
@@ -37,12 +37,13 @@ def parse_since(text: str, now: int) -> int:
     return int(moment.timestamp())
 
 
-def event_summary(event: StoredEvent) -> tuple[str, str]:
+def event_summary(event: StoredEvent, transcript: Transcript | None = None) -> tuple[str, str]:
     """(who, what) for one event, from untrusted payload text made printable."""
     p: Mapping[str, Any] = event.payload
     if event.kind is EventKind.VOICEMAIL:
         who = _who(p.get("calleridname"), p.get("callerid"))
-        return who, f"{p.get('length', 0)} s voicemail"
+        heard = f": {one_line(transcript.text, 60)}" if transcript and transcript.text else ""
+        return who, f"{p.get('length', 0)} s voicemail{heard}"
     if event.kind is EventKind.SMS:
         return _who(None, p.get("source")), one_line(p.get("message", ""), 60)
     who = _who(p.get("callername"), p.get("callernum"))
@@ -60,14 +61,17 @@ def _who(name: object, number: object) -> str:
 
 
 def render_table(
-    events: Iterable[StoredEvent], numbers: Mapping[int, str], tz: tzinfo | None = None
+    events: Iterable[StoredEvent],
+    numbers: Mapping[int, str],
+    tz: tzinfo | None = None,
+    transcripts: Mapping[int, Transcript] | None = None,
 ) -> str:
     """Aligned columns, by the cells' width on a terminal (a CJK character takes two); each
     time in `tz` (default UTC) with its abbreviation (`EST`, `CET`)."""
     rows = [("WHEN", "KIND", "NUMBER", "FROM", "DETAIL")]
     for event in events:
         moment = local_moment(event.occurred_at, tz or UTC)
-        who, what = event_summary(event)
+        who, what = event_summary(event, (transcripts or {}).get(event.id))
         number = one_line(numbers.get(event.extensionid, str(event.extensionid)), 32)
         rows.append((moment.strftime("%Y-%m-%d %H:%M:%S %Z"), event.kind.value, number, who, what))
     widths = [max(_width(row[i]) for row in rows) for i in range(4)]
@@ -107,9 +111,35 @@ def _national(did: str, digits: str) -> bool:
     return min(len(did), len(digits)) >= 10 and did[-10:] == digits[-10:]
 
 
-def render_json_lines(events: Iterable[StoredEvent]) -> str:
+def matches(event: StoredEvent, transcript: Transcript | None, word: str) -> bool:
+    """`--grep WORD`: the word (case aside) in any payload text or in the transcript."""
+    wanted = word.casefold()
+    texts = [str(value) for value in event.payload.values() if isinstance(value, str | int)]
+    if transcript is not None:
+        texts.append(transcript.text)
+    return any(wanted in text.casefold() for text in texts)
+
+
+def transcript_json(transcript: Transcript | None) -> dict[str, Any] | None:
+    if transcript is None:
+        return None
+    return {
+        "state": transcript.state.value,
+        "text": transcript.text,
+        "engine": transcript.engine,
+        "error": transcript.error,
+        "attempts": transcript.attempts,
+        "took_ms": transcript.took_ms,
+    }
+
+
+def render_json_lines(
+    events: Iterable[StoredEvent], transcripts: Mapping[int, Transcript] | None = None
+) -> str:
     """One JSON object per line (jq-friendly), ASCII-escaped so no raw control character or
-    bidi override reaches a terminal; the payload is as the API sent it."""
+    bidi override reaches a terminal; the payload is as the API sent it. Voicemails carry
+    their `transcript` (null until there is one)."""
+    found = transcripts or {}
     return "".join(
         json.dumps(
             {
@@ -121,6 +151,11 @@ def render_json_lines(events: Iterable[StoredEvent]) -> str:
                 "recorded_at": e.recorded_at,
                 "announce": e.announce,
                 "payload": dict(e.payload),
+                **(
+                    {"transcript": transcript_json(found.get(e.id))}
+                    if e.kind is EventKind.VOICEMAIL
+                    else {}
+                ),
             },
         )
         + "\n"

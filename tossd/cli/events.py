@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from tossd.cli.eventlist import parse_since, render_json_lines, render_table
+    from tossd.cli.eventlist import matches, parse_since, render_json_lines, render_table
     from tossd.daemon.database import open_existing_store
 
     config = load(args)
@@ -28,17 +28,26 @@ def cmd_events(args: argparse.Namespace) -> int:
         raise TossdError(str(exc)) from exc
     tz = _zone_of(args.tz, config)
     store = open_existing_store(config)
-    events, numbers = [], {}
+    events, numbers, transcripts = [], {}, {}
     if store is not None:  # no database yet: nothing stored, and nothing is created
         with store:
             ids = _numbers_named(args.number, store) if args.number else None
-            events = store.list_events(
-                kind=args.kind, since=since, limit=args.limit, extensionids=ids
-            )
+            # --grep looks at every event in range, then keeps the newest --limit of those.
+            limit = None if args.grep else args.limit
+            events = store.list_events(kind=args.kind, since=since, limit=limit, extensionids=ids)
+            transcripts = store.transcripts_for([e.id for e in events])
             numbers = {e.extensionid: e.alias or e.did for e in store.all_extensions()}
+        if args.grep:
+            events = [e for e in events if matches(e, transcripts.get(e.id), args.grep)]
+            events = events[-args.limit :] if args.limit else events
     elif args.number:
         raise TossdError(f"--number {args.number!r}: no number is known yet")
-    print(render_json_lines(events) if args.json else render_table(events, numbers, tz), end="")
+    shown = (
+        render_json_lines(events, transcripts)
+        if args.json
+        else render_table(events, numbers, tz, transcripts)
+    )
+    print(shown, end="")
     return 0
 
 

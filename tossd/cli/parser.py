@@ -16,6 +16,7 @@ from tossd.cli.events import cmd_events
 from tossd.cli.outbox import cmd_notify_test, cmd_outbox_list, cmd_outbox_retry
 from tossd.cli.report import cmd_report
 from tossd.cli.sandbox import cmd_demo, cmd_sandbox
+from tossd.cli.transcribe import cmd_transcribe
 from tossd.domain import DeliveryState, EventKind
 
 
@@ -101,6 +102,9 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--tz", help="time zone of the times shown (default: [delivery] timezone, else the host's)"
     )
     events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument(
+        "--grep", metavar="WORD", help="only events whose text or transcript has it"
+    )
     events.set_defaults(func=cmd_events)
 
     outbox = sub.add_parser("outbox", help="the delivery ledger: notifications owed")
@@ -139,6 +143,13 @@ def _daemon_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--dry-run", action="store_true", help="print it and write the chart only")
     report.add_argument("--out", help="folder for the chart (default: state_dir/reports)")
     report.set_defaults(func=cmd_report)
+
+    transcribe = sub.add_parser(
+        "transcribe", help="print what the configured transcription engine hears in an MP3"
+    )
+    _add_config_option(transcribe)
+    transcribe.add_argument("file", type=Path, help="an MP3 file (a voicemail)")
+    transcribe.set_defaults(func=cmd_transcribe)
 
     health = sub.add_parser("health", help="exit 0 if tossd is healthy, else 1 with reasons")
     _add_config_option(health)

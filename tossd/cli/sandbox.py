@@ -47,10 +47,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
+    import os
 
     from tossd.cli.demo import run_demo
     from tossd.cli.log import configure_logging
+    from tossd.config.load import find_config_path, load_config
 
     configure_logging("warning", "console")
-    asyncio.run(run_demo(Path(args.dir), duration_s=args.duration))
+    # Only `[transcribe]` is taken from the config (or $TOSSD_TRANSCRIBE__ENGINE=local).
+    path = find_config_path(getattr(args, "config", None), os.environ)
+    transcribe = load_config(path, os.environ).transcribe
+    asyncio.run(run_demo(Path(args.dir), duration_s=args.duration, transcribe=transcribe))
     return 0

@@ -39,6 +39,9 @@ def use_logging(config: Config) -> None:
     key = config.api.resolved_key
     secrets = [key.get_secret_value()] if key is not None else []
     secrets += api_url_secrets(config.api.url)
+    transcribe_key = config.transcribe.bearer()
+    secrets += [transcribe_key] if transcribe_key else []
+    secrets += api_url_secrets(config.transcribe.base_url)
     secrets += [part for route in config.route for url in route.urls() for part in url_secrets(url)]
     configure_logging(config.log.level, config.log.format, secrets=secrets)
 

@@ -32,6 +32,7 @@ from tossd.config.routes import (
     with_default_names,
 )
 from tossd.config.secrets import find_key
+from tossd.config.transcribe import TranscribeConfig
 from tossd.domain import Stream
 from tossd.errors import ConfigError
 
@@ -231,6 +232,8 @@ class Config(BaseModel):
     def reports(self) -> tuple[ReportConfig, ...]:
         """Every configured report: `[report]` alone, or each `[[report]]` table."""
         return (self.report,) if isinstance(self.report, ReportConfig) else self.report
+
+    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
 
     @field_validator("route", mode="before")
     @classmethod

@@ -160,6 +160,7 @@ def render_effective(config: Config, shown_url: Callable[[str], str] | None = No
     data["store"]["url"] = mask_password(config.store_url)
     # A user or token in the API's URL is as secret as the key.
     data["api"]["url"] = mask_api_url(config.api.url)
+    data["transcribe"]["base_url"] = mask_api_url(config.transcribe.base_url)
     if config.store.url is None:
         comments["store.url"] = "default: tossd.db in state_dir"
     return "# tossd effective configuration (secrets masked)\n\n" + dumps(data, comments)

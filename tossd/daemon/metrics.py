@@ -83,12 +83,20 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self._transcriptions = Counter(
+            "tossd_transcriptions",
+            "Voicemail transcription attempts, by outcome (ok, failed or skipped).",
+            ["outcome"],
+            registry=self.registry,
+        )
         # Series that exist from the start read as 0, not as missing, in rate() and alerts.
         for stream in streams:
             for outcome in OUTCOMES:
                 self._polls.labels(stream, outcome)
         for kind in EventKind:
             self._new_events.labels(kind.value)
+        for outcome in (*OUTCOMES, "skipped"):
+            self._transcriptions.labels(outcome)
 
     def record_poll(self, report: StreamReport) -> None:
         """After each `Poller.poll_stream`: one ok or failed poll per number, new events."""
@@ -99,6 +107,10 @@ class Metrics:
         self._polls.labels(stream, "failed").inc(report.failed)
         for event in report.new_events:
             self._new_events.labels(event.kind.value).inc()
+
+    def record_transcription(self, outcome: str) -> None:
+        """After each transcription attempt: ok, failed, or skipped (too long)."""
+        self._transcriptions.labels(_label(outcome)).inc()
 
     def record_api_call(self, method: str, error: str | None) -> None:
         """After each HTTP request; `error` is the exception class name, None on success."""

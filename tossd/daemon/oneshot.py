@@ -20,14 +20,16 @@ from tossd.report.period import Period, PeriodKind, period_of
 from tossd.report.reporter import PreparedReport, Reporter
 from tossd.report.text import render_report
 from tossd.report.window import period_window
+from tossd.transcribe.running import transcribe_due
 
 
 async def poll_once(config: Config) -> tuple[list[StreamReport], DrainReport]:
-    """`tossd poll --once`: every stream once, pending audio, then one delivery pass."""
+    """`tossd poll --once`: every stream once, pending audio and transcripts, one delivery pass."""
     routes = ready_routes(config)
     with open_store(config) as store:
         async with open_client(config) as api:
             reports = await open_poller(config, api, store).poll_all()
+        await transcribe_due(config, store)
         return reports, await open_deliverer(config, store, routes).drain()
 
 

@@ -27,6 +27,7 @@ from tossd.notify.message import Message
 from tossd.notify.routing import Target
 from tossd.store.store import Store
 from tossd.store.watch import StoreFile
+from tossd.transcribe.running import transcribing
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,7 @@ class Operations:
         # A refusal noted by an earlier run is not this run's: its first poll says again.
         record_key_rejected(self._config.state_dir, None)
         self.metrics.watch_store(store.facts(), self._config.poll.streams, clock=self._clock)
+        await stack.enter_async_context(transcribing(self._config, store, self.metrics, deliverer))
         if self._notifier is not None:
             stack.callback(self._notifier.close)
         listen = self._config.health.listen

@@ -43,7 +43,11 @@ def open_deliverer(
 ) -> Deliverer:
     # Notifications name the caller's place: the index is opened (built once) here.
     use_place_index(config)
-    deliverer = Deliverer(store, store.ledger(), routes, config.delivery, clock=clock)
+    # With an engine on, a voicemail's notification waits a little for its transcript.
+    wait_s = config.transcribe.wait_s if config.transcribe.enabled else None
+    deliverer = Deliverer(
+        store, store.ledger(), routes, config.delivery, clock=clock, transcript_wait_s=wait_s
+    )
     # Before any send: rows follow their targets' identities, and rows of a route or
     # target that left the config are orphaned (and said so, once) rather than sent.
     reconcile(store.ledger(), routes, deliverer.owner, int(clock()))

@@ -15,7 +15,11 @@ from tossd.text.zones import local_moment
 
 
 class Postpone(Exception):
-    """The voicemail's audio is still being fetched: try this notification again shortly."""
+    """The voicemail's audio (or transcript) is still to come: try again in `retry_s`."""
+
+    def __init__(self, retry_s: int = 5) -> None:
+        super().__init__()
+        self.retry_s = retry_s
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class AudioLimits:
     now: int
     audio_wait_s: float
     max_attachment_bytes: int
+    #: How long a voicemail waits for its transcript once its audio is here; None: no engine.
+    transcript_wait_s: float | None = None
 
 
 def _cap(target: Target, limits: AudioLimits) -> int:

@@ -7,13 +7,14 @@ from datetime import datetime
 
 import structlog
 
-from tossd.domain import KnownExtension, StoredEvent
+from tossd.domain import EventKind, KnownExtension, StoredEvent, TranscriptState
 from tossd.errors import TemplateRenderError
-from tossd.notify.attach import AudioLimits, digest_recordings, recording
+from tossd.notify.attach import AudioLimits, Postpone, digest_recordings, recording
 from tossd.notify.fold import without_folded_calls
 from tossd.notify.message import Message
 from tossd.notify.render import render_digest, render_event
 from tossd.notify.routing import Route, Target
+from tossd.notify.transcript import LOOK_AGAIN_S, Transcribed, transcript_of
 from tossd.store.store import Store
 
 log = structlog.get_logger(__name__)
@@ -27,9 +28,11 @@ def event_message(
     target: Target,
     limits: AudioLimits,
 ) -> Message:
-    """The event's notification, its recording attached if it fits (raises `Postpone`
-    while the recording is still being fetched); a broken template falls back, logged."""
+    """The event's notification, its recording attached if it fits and its transcript
+    (raises `Postpone` while the recording is being fetched or the transcript made); a
+    broken template falls back, logged."""
     attachments, note = recording(store, event, route, target, limits)
+    transcript = _transcript(store, event, limits)
     try:
         title, body = render_event(
             event,
@@ -39,11 +42,29 @@ def event_message(
             audio_note=note,
             title_template=route.title_template,
             body_template=route.body_template,
+            transcript=transcript,
         )
     except TemplateRenderError as exc:
         log.warning("template.failed", route=route.name, error=exc.message)
         title, body = exc.fallback
     return Message(title, body, attachments)
+
+
+def _transcript(store: Store, event: StoredEvent, limits: AudioLimits) -> Transcribed:
+    if event.kind is not EventKind.VOICEMAIL or limits.transcript_wait_s is None:
+        return None, None
+    audio = store.audio_for(event.id)
+    found = transcript_of(
+        event,
+        store.transcript_for(event.id),
+        None if audio is None else audio.fetched_at,
+        now=limits.now,
+        audio_wait_s=limits.audio_wait_s,
+        wait_s=limits.transcript_wait_s,
+    )
+    if found is None:
+        raise Postpone(LOOK_AGAIN_S)
+    return found
 
 
 def digest_message(
@@ -68,6 +89,14 @@ def digest_message(
         tz=route.tz,
         held_until_text=None if held is None else held.strftime("%H:%M"),
         burst=held is None,
+        transcripts=_heard(store, [event for event, _ in ordered]),
     )
     events = [event for event, _ in ordered]
     return Message(title, body, digest_recordings(store, events, route, target, limits))
+
+
+def _heard(store: Store, events: Sequence[StoredEvent]) -> dict[int, str]:
+    """Transcripts of the digest's voicemails that are done (a digest waits for none)."""
+    ids = [event.id for event in events if event.kind is EventKind.VOICEMAIL]
+    found = store.transcripts_for(ids)
+    return {i: t.text for i, t in found.items() if t.state is TranscriptState.DONE and t.text}

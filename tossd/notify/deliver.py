@@ -55,8 +55,10 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
         send: Send = apprise_send,
+        transcript_wait_s: float | None = None,
     ) -> None:
         self._store = store
+        self._transcript_wait_s = transcript_wait_s
         self._ledger = ledger
         self._routes = {route.name: route for route in routes}
         self._config = config
@@ -216,7 +218,8 @@ class Deliverer:
             self._finished.dead += 1
             return
         config = self._config
-        limits = AudioLimits(self._now(), config.audio_wait_s, config.max_attachment_bytes)
+        waits = config.audio_wait_s, config.max_attachment_bytes, self._transcript_wait_s
+        limits = AudioLimits(self._now(), *waits)
         if batch.digest:
             items = [
                 (events[r.event_id], self._extensions.get(events[r.event_id].extensionid))
@@ -237,8 +240,8 @@ class Deliverer:
             extension = self._extensions.get(event.extensionid)
             try:
                 message = event_message(self._store, event, extension, route, target, limits)
-            except Postpone:
-                self._ledger.postpone([rows[0].id], self._now() + POSTPONE_S, owner=self.owner)
+            except Postpone as wait:
+                self._ledger.postpone([rows[0].id], self._now() + wait.retry_s, owner=self.owner)
                 self._finished.postponed += 1
                 return
         await self._attempt(rows, target, message, lane, probe)

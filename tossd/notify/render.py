@@ -17,6 +17,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from tossd.domain import EventKind, KnownExtension, StoredEvent, TargetKind
 from tossd.errors import ConfigError, TemplateRenderError
+from tossd.notify.transcript import Transcribed, transcript_values
+from tossd.text.counting import counted
 from tossd.text.phone import format_number, is_dialable, place_of
 from tossd.text.sanitize import clean, clean_title
 from tossd.text.untrusted import bounded, one_line
@@ -83,8 +85,9 @@ def event_context(
     kind: TargetKind,
     tz: tzinfo,
     audio_note: str | None,
+    transcript: Transcribed = (None, None),
 ) -> dict[str, Any]:
-    """Everything a template may use; every value from the API is cleaned for `kind`."""
+    """Everything a template may use; API values and transcripts are cleaned for `kind`."""
     p = event.payload
     moment = local_moment(event.occurred_at, tz)
     is_call = event.kind in (EventKind.CALL, EventKind.MISSED_CALL)
@@ -105,7 +108,7 @@ def event_context(
         "duration_text": duration_text(seconds),
         "answered": event.kind is EventKind.CALL and status.lower() != "voicemail",
         "status": status,
-        "voicemail": _voicemail(p, kind) if event.kind is EventKind.VOICEMAIL else None,
+        "voicemail": _voicemail(p, kind, transcript) if event.kind is EventKind.VOICEMAIL else None,
         "sms": {"message": clean(p.get("message"), kind, max_len=SMS_LEN, multiline=True)}
         if event.kind is EventKind.SMS
         else None,
@@ -124,13 +127,16 @@ def render_event(
     audio_note: str | None,
     title_template: jinja2.Template | None = None,
     body_template: jinja2.Template | None = None,
+    transcript: Transcribed = (None, None),
 ) -> tuple[str, str]:
     """(title, body) for one event; a route's templates override the defaults.
 
     Raises `TemplateRenderError` (carrying the fallback rendering) when a route's template
     fails; the defaults themselves are trusted to render.
     """
-    context = event_context(event, extension, kind=kind, tz=tz, audio_note=audio_note)
+    context = event_context(
+        event, extension, kind=kind, tz=tz, audio_note=audio_note, transcript=transcript
+    )
     title, title_error = _render(title_template, f"{event.kind.value}.title.j2", context)
     body, body_error = _render(body_template, f"{event.kind.value}.body.j2", context)
     rendered = (clean_title(title, kind), body.strip())
@@ -152,23 +158,25 @@ def render_digest(
     tz: tzinfo,
     held_until_text: str | None,
     burst: bool = False,
+    transcripts: Mapping[int, str] | None = None,
 ) -> tuple[str, str]:
     """One message for the events a route held during quiet hours (or a `burst`), oldest
-    first; only the first DIGEST_LINES are listed, so its size never follows the count."""
+    first; only the first DIGEST_LINES are listed (a voicemail's with its transcript's start)."""
     ordered = sorted(items, key=lambda item: (item[0].occurred_at, item[0].id))
+    t = transcripts or {}
     counts = Counter(event.kind for event, _ in ordered)
     context = {
         "route": route,
         "count": len(ordered),
-        "count_text": _count(len(ordered), "event", "events"),
+        "count_text": counted(len(ordered), "event", "events"),
         "counts_text": ", ".join(
-            _count(counts[k], one, many) for k, (_, one, many) in _WORDS.items() if counts[k]
+            counted(counts[k], one, many) for k, (_, one, many) in _WORDS.items() if counts[k]
         ),
         "held_until": held_until_text or "",
         "burst": burst,
         "events": [
-            event_context(event, extension, kind=kind, tz=tz, audio_note=None)
-            for event, extension in ordered[:DIGEST_LINES]
+            event_context(e, x, kind=kind, tz=tz, audio_note=None, transcript=(t.get(e.id), None))
+            for e, x in ordered[:DIGEST_LINES]
         ],
         "more": max(0, len(ordered) - DIGEST_LINES),
     }
@@ -255,10 +263,11 @@ def _caller_label(name: str, raw_number: str, number_display: str) -> str:
     return number_display if not name or same else f"{name} ({number_display})"
 
 
-def _voicemail(p: Mapping[str, Any], kind: TargetKind) -> dict[str, Any]:
+def _voicemail(p: Mapping[str, Any], kind: TargetKind, transcript: Transcribed) -> dict[str, Any]:
     length = _int(p.get("length"))
     callback = bounded(p.get("callback") or "", NUMBER_LEN)
     return {
+        **transcript_values(transcript, kind),
         "length_s": length,
         "length_text": duration_text(length),
         "callback": clean(callback, kind, max_len=NUMBER_LEN),
@@ -269,17 +278,14 @@ def _voicemail(p: Mapping[str, Any], kind: TargetKind) -> dict[str, Any]:
 def _detail(event_kind: EventKind, context: Mapping[str, Any], kind: TargetKind) -> str:
     """A few words for a one-line listing (the digest): length, outcome or a text's start."""
     if event_kind is EventKind.VOICEMAIL:
-        return str(context["voicemail"]["length_text"])
+        said = clean(context["voicemail"]["transcript"], kind, max_len=PREVIEW_LEN)
+        return str(context["voicemail"]["length_text"]) + (f": “{said}”" if said else "")
     if event_kind is EventKind.SMS:
         # Cleaning is idempotent: this only folds the lines and shortens.
         return clean(context["sms"]["message"], kind, max_len=PREVIEW_LEN)
     if event_kind is EventKind.MISSED_CALL:
         return ""
     return str(context["duration_text"]) if context["answered"] else "went to voicemail"
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _digits(text: str) -> str:

@@ -8,7 +8,7 @@ import math
 import random
 from collections.abc import Iterator
 
-from tossd.sandbox import catalog
+from tossd.sandbox import catalog, voices
 from tossd.sandbox.audio import ClipLibrary, tone_mp3
 from tossd.sandbox.catalog import Record
 
@@ -113,8 +113,10 @@ class Traffic:
         length: int = 14,
         callback: str | None = None,
         greeting_seconds: int = 5,
+        audio: bytes | None = None,
     ) -> Record:
-        """Record a call that went to voicemail, its Voicemail and its incoming audio clip."""
+        """Record a call that went to voicemail, its Voicemail and its incoming audio clip
+        (`audio`, else a tone of `length` seconds)."""
         name = callernum if callername is None else callername
         self.add_call(
             extensionid=extensionid,
@@ -127,7 +129,7 @@ class Traffic:
             forwardnum="0",
         )
         clip = self.clips.add(
-            tone_mp3(length, freq_hz=VOICEMAIL_HZ),
+            tone_mp3(length, freq_hz=VOICEMAIL_HZ) if audio is None else audio,
             clipname=f"VM: {name}",
             duration=length,
             added=timestamp,
@@ -247,14 +249,18 @@ def arrive(traffic: Traffic, rng: random.Random, kind: str, extension: Record, a
     eid = extension["extensionid"]
     made: Record = {"kind": kind, "extensionid": eid, "timestamp": at}
     if kind == "voicemail":
-        # Callers usually confirm their own number as the callback; some skip the prompt.
+        # Callers speak (one of the committed clips, chosen by the same draw as before, so
+        # seeded worlds stay as they were); most confirm their own number as the callback.
+        drawn = catalog.VOICEMAIL_SECONDS.index(rng.choice(catalog.VOICEMAIL_SECONDS))
+        said = voices.speaking()[drawn % len(voices.speaking())]
         voicemail = traffic.add_voicemail(
             extensionid=eid,
             timestamp=at,
             callernum=number,
             callername=name,
-            length=rng.choice(catalog.VOICEMAIL_SECONDS),
+            length=said.whole_seconds,
             callback=rng.choice((number, number, "")),
+            audio=said.audio(),
         )
         return made | {
             "callernum": number,

@@ -76,4 +76,5 @@ class AudioRecords:
             size=row.size,
             sha256=row.sha256,
             path=self._audio_dir / row.filename,
+            fetched_at=row.fetched_at,
         )

@@ -47,6 +47,8 @@ class AudioFile:
     size: int
     sha256: str
     path: Path
+    #: When the download was stored (Unix s): a transcript's wait counts from here.
+    fetched_at: int = 0
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from tossd.store.tables import metadata
 EVENTS = metadata.tables["events"]
 AUDIO = metadata.tables["audio"]
 AUDIO_ATTEMPTS = metadata.tables["audio_attempts"]
+TRANSCRIPTS = metadata.tables["transcripts"]
 DELIVERIES = metadata.tables["deliveries"]
 
 #: Recorded as the failed-fetch count of a voicemail whose audio was pruned: the audio
@@ -95,6 +96,7 @@ class Pruner:
             rows = connection.execute(sa.delete(DELIVERIES).where(DELIVERIES.c.event_id.in_(ids)))
             # Only voicemail has these; a defensive sweep keeps the foreign keys satisfied.
             connection.execute(sa.delete(AUDIO_ATTEMPTS).where(AUDIO_ATTEMPTS.c.event_id.in_(ids)))
+            connection.execute(sa.delete(TRANSCRIPTS).where(TRANSCRIPTS.c.event_id.in_(ids)))
             connection.execute(sa.delete(EVENTS).where(EVENTS.c.id.in_(ids)))
         return len(ids), rows.rowcount
 

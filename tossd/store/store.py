@@ -33,12 +33,13 @@ from tossd.store.schedule import BoxDue, PollSchedule
 from tossd.store.scope import Scopes
 from tossd.store.stats import Stats
 from tossd.store.tables import ExtensionRow
+from tossd.store.transcripts import TranscriptRecords
 from tossd.store.watch import StoreFile, integrity_check
 
 MAX_ERROR_CHARS = 500
 
 
-class Store(AudioRecords, Closable):
+class Store(AudioRecords, TranscriptRecords, Closable):
     """Synchronous and small per call: the async poller calls it directly."""
 
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:

@@ -105,6 +105,24 @@ class AudioAttemptRow(StoreTable, table=True):
     last_attempt_at: int = Field(sa_type=BigInteger)
 
 
+class TranscriptRow(StoreTable, table=True):
+    """A voicemail's transcript, or why there is none yet (`state`) and when to try again."""
+
+    __tablename__ = "transcripts"
+
+    event_id: int = Field(
+        foreign_key="events.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    state: str = Field(sa_type=String)  # done | retrying | failed | skipped
+    text: str = Field(sa_type=Text)
+    engine: str = Field(sa_type=String)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    next_attempt_at: int | None = Field(default=None, sa_type=BigInteger)
+    took_ms: int | None = None
+    updated_at: int = Field(sa_type=BigInteger)
+
+
 class PollStateRow(StoreTable, table=True):
     __tablename__ = "poll_state"
 

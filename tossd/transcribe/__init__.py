@@ -1,0 +1,1 @@
+"""Voicemail transcripts: engines behind one small interface, and the daemon's worker."""
