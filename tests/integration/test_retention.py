@@ -132,7 +132,8 @@ def test_a_voicemail_that_failed_before_is_marked_pruned_too(store: Store, prune
     store.record_audio_failure(vm, "timeout", NOW)
     add_audio(store, vm)
     prune(pruner, RetentionConfig(), NOW)
-    assert store.record_audio_failure(vm, "again?", NOW) == PRUNED_ATTEMPTS + 1
+    # Saturated: one more would overflow PostgreSQL's INTEGER (test_column_ranges).
+    assert store.record_audio_failure(vm, "again?", NOW) == PRUNED_ATTEMPTS
 
 
 def test_finished_deliveries_of_no_event_go_with_the_events(store: Store, pruner: Pruner) -> None:

@@ -13,7 +13,7 @@ from tossd.errors import StoreError
 from tossd.store import queries, rows
 from tossd.store.ledger import MAX_ERROR_CHARS
 from tossd.store.records import AudioFile
-from tossd.store.tables import AudioAttemptRow, AudioRow
+from tossd.store.tables import INT_MAX, AudioAttemptRow, AudioRow
 
 
 class AudioRecords:
@@ -54,7 +54,9 @@ class AudioRecords:
                     event_id=event_id, attempts=0, last_error="", last_attempt_at=now
                 )
                 session.add(row)
-            row.attempts += 1
+            # Saturates: retention records a pruned clip as INT_MAX failures, and one more
+            # would overflow PostgreSQL's INTEGER (SQLite's integers are 64-bit).
+            row.attempts = min(row.attempts + 1, INT_MAX)
             row.last_error = error[:MAX_ERROR_CHARS]
             row.last_attempt_at = now
             return row.attempts

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from tossd.domain import EventKind, Stream
-from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, metadata
+from tossd.store.tables import INT_MAX, AudioAttemptRow, AudioRow, EventRow, metadata
 
 # Identities per `IN (...)` lookup: well under SQLite's historical limit of 999 variables.
 LOOKUP_CHUNK = 500
@@ -61,7 +61,11 @@ _FAILURE = (
     .values(
         last_attempt_at=_NOW,
         last_error=sa.bindparam("error", type_=sa.Text),
-        consecutive_failures=POLL_STATE.c.consecutive_failures + 1,
+        # Saturates at INTEGER's maximum rather than overflow it on PostgreSQL.
+        consecutive_failures=sa.case(
+            (POLL_STATE.c.consecutive_failures < INT_MAX, POLL_STATE.c.consecutive_failures + 1),
+            else_=POLL_STATE.c.consecutive_failures,
+        ),
     )
 )
 

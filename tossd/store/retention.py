@@ -13,7 +13,7 @@ from tossd.domain import EventKind
 from tossd.errors import StoreError
 from tossd.store.engine import store_errors, writer
 from tossd.store.ledger import DEAD, OPEN_STATES, SENT
-from tossd.store.tables import metadata
+from tossd.store.tables import INT_MAX, metadata
 
 EVENTS = metadata.tables["events"]
 AUDIO = metadata.tables["audio"]
@@ -23,7 +23,7 @@ DELIVERIES = metadata.tables["deliveries"]
 #: Recorded as the failed-fetch count of a voicemail whose audio was pruned: the audio
 #: fetcher retries voicemails without audio below its attempt limit, and must not download
 #: what retention just deleted.
-PRUNED_ATTEMPTS = 2**31 - 1
+PRUNED_ATTEMPTS = INT_MAX
 PRUNED_NOTE = "audio deleted by retention"
 
 _NO_OPEN_DELIVERY = ~sa.exists().where(

@@ -38,6 +38,8 @@ class StoreTable(SQLModel, registry=registry(metadata=metadata)):
 
 
 # Timestamps are Unix seconds as BigInteger: PostgreSQL's INTEGER ends in 2038.
+#: The largest value of a plain INTEGER column on PostgreSQL (counters saturate there).
+INT_MAX = 2**31 - 1
 
 
 class ExtensionRow(StoreTable, table=True):
