@@ -182,3 +182,39 @@ async def test_a_reader_on_an_outdated_schema_waits_for_the_migration_in_progres
     _, err = await asyncio.wait_for(reader.communicate(), 60)
     assert reader.returncode == 0, err.decode()
     assert PASSWORD not in err.decode()
+
+
+async def test_a_second_daemon_on_one_sqlite_file_is_refused_with_a_clear_message(
+    sandbox: RunningSandbox, tmp_path: Path, api_key: str
+) -> None:
+    """SQLite serves one daemon: two would both poll every number. The second one exits at
+    start, naming the first; commands still run beside the daemon, and once it has stopped
+    (even killed) a new daemon starts."""
+    config = str(fresh_config(tmp_path / "node", sandbox.url, api_key))
+    first = await DaemonProcess(tmp_path / "first.log", "run", "-c", config).start()
+    try:
+        await wait_until(
+            lambda: any(r["event"] == "daemon.started" for r in first.records()),
+            timeout=30,
+            what="the first daemon's start",
+            alive=first,
+        )
+        code, out, err = await run_tossd("run", "-c", config)
+        assert code != 0
+        assert f"another tossd daemon (pid {first.pid}) is running on the database" in out + err
+        assert "PostgreSQL" in out + err
+        code, _, err = await run_tossd("outbox", "retry", "-c", config)
+        assert code == 0, err
+    finally:
+        await first.kill()
+    again = await DaemonProcess(tmp_path / "again.log", "run", "-c", config).start()
+    try:
+        await wait_until(
+            lambda: any(r["event"] == "daemon.started" for r in again.records()),
+            timeout=30,
+            what="a new daemon's start after the first was killed",
+            alive=again,
+        )
+    finally:
+        code, _ = await again.terminate(timeout=30)
+    assert code == 0, again.text()[-3000:]

@@ -12,6 +12,7 @@ from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, Sto
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
 from tossd.store.audio import AudioRecords
+from tossd.store.daemon_lock import DaemonLock
 from tossd.store.engine import BUSY_TIMEOUT_MS, create_engine, is_sqlite, sqlite_path
 from tossd.store.files import (
     create_private_file,
@@ -49,6 +50,7 @@ class Store(AudioRecords, Closable):
         self._connection = self._scopes.connection
         self._audio_dir = audio_dir
         self._file = StoreFile.of(engine)
+        self._daemon_lock: DaemonLock | None = None
 
     @property
     def audio_dir(self) -> Path:
@@ -98,6 +100,7 @@ class Store(AudioRecords, Closable):
         audio_dir: Path,
         migrate_in_child: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        sole_daemon: bool = False,
     ) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
@@ -114,6 +117,26 @@ class Store(AudioRecords, Closable):
             ensure_private_dir(db_file.parent, tighten_existing=False)
             # Created 0600 before SQLite sees it: SQLite gives -wal and -shm the same mode.
             create_private_file(db_file)
+        # The daemon's (`sole_daemon`): a second daemon is refused before it migrates.
+        lock = DaemonLock.acquire(db_file) if sole_daemon and db_file is not None else None
+        try:
+            store = cls._migrated(url, db_file, audio_dir, busy_timeout_ms, migrate_in_child)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store._daemon_lock = lock
+        return store
+
+    @classmethod
+    def _migrated(
+        cls,
+        url: str,
+        db_file: Path | None,
+        audio_dir: Path,
+        busy_timeout_ms: int,
+        migrate_in_child: bool,
+    ) -> Store:
         if not revision.is_current(url):
             if migrate_in_child:  # the daemon: see `revision.migrate_in_child`
                 revision.migrate_in_child(url)
@@ -129,6 +152,8 @@ class Store(AudioRecords, Closable):
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._daemon_lock is not None:
+            self._daemon_lock.release()
 
     # Extensions
 
