@@ -19,10 +19,15 @@ class Client(AccountMethods):
 
     @classmethod
     def connect(
-        cls, options: ApiOptions, key: str, *, on_request: RequestHook | None = None
+        cls,
+        options: ApiOptions,
+        key: str,
+        *,
+        on_request: RequestHook | None = None,
+        user_agent: str | None = None,
     ) -> Client:
         """A client with its own HTTP pools; close it with `aclose` (or `async with`)."""
-        return cls(Transport(options, key, on_request=on_request))
+        return cls(Transport(options, key, on_request=on_request, user_agent=user_agent))
 
     def __repr__(self) -> str:
         return f"Client({self._transport!r})"

@@ -55,6 +55,7 @@ class Transport:
         rand: Callable[[], float] = random.random,
         on_request: RequestHook | None = None,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        user_agent: str | None = None,
     ) -> None:
         self.url = options.url
         #: The URL as messages show it: any user info or token in it masked.
@@ -70,9 +71,16 @@ class Transport:
         self._rand = rand
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self._budget = RequestBudget(options.max_requests_per_s, sleep=sleep)
+        # Names the node (`tossd/0.1.0 node/a`): which daemon polls shows in the provider's log.
+        headers = {"User-Agent": user_agent} if user_agent else None
         self._pools = [
             _Pool(
-                httpx.AsyncClient(timeout=options.timeout_s, limits=limits, follow_redirects=False)
+                httpx.AsyncClient(
+                    timeout=options.timeout_s,
+                    limits=limits,
+                    follow_redirects=False,
+                    headers=headers,
+                )
             )
             for limits in _pool_limits(options.max_concurrency)
         ]

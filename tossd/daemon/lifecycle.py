@@ -24,6 +24,7 @@ from tossd.config.model import Config
 from tossd.daemon import resources
 from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
+from tossd.daemon.leader import leading
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
 from tossd.daemon.reload import reread, taken_up
@@ -81,6 +82,7 @@ class Daemon:
             )
             self._reporter = resources.open_reporter(api, store, self._config, routes)
             await self._ops.open(stack, store, self._deliverer)
+            self._leader = await stack.enter_async_context(leading(self._config, store, self._ops))
             scheduler = self._jobs = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
@@ -208,12 +210,10 @@ class Daemon:
     def _after_poll(self, report: StreamReport) -> None:
         self._ops.after_poll(report)
         if report.announced:
-            # Start the sends right away rather than at the next delivery tick; they run in
-            # their targets' lanes, so this poll is over as soon as they are started.
+            # Sends start now, not at the next tick; in their lanes, so the poll ends at once.
             self._dispatch()
 
-    async def _deliver(self) -> None:
-        """The delivery job: start what is due (it never waits for a send)."""
+    async def _deliver(self) -> None:  # starts what is due, never waits for a send
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -232,8 +232,7 @@ class Daemon:
     async def _heartbeat(self) -> None:
         self._ops.heartbeat()
 
-    async def _watchdog(self) -> None:
-        """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
+    async def _watchdog(self) -> None:  # on the loop: a hung loop stops the pings
         self._ops.watchdog()
 
     async def _prune(self) -> None:
@@ -257,6 +256,8 @@ class Daemon:
     async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
         """The one catch-all per scheduled job: log with the traceback and carry on."""
         task = asyncio.current_task()
+        if name.startswith("poll") and not self._leader.leads():
+            return  # a standby: the leader polls (tossd.daemon.leader)
         if task is not None:
             self._running.add(task)
         try:
@@ -272,8 +273,7 @@ class Daemon:
                 self._running.discard(task)
 
     async def _drain(self) -> None:
-        """Let running jobs and sends finish (each store write is one transaction), then
-        cancel: a cancelled send stays owed and is sent again after the restart."""
+        """Let jobs and sends finish, then cancel: a cancelled send stays owed (sent again)."""
         jobs = asyncio.create_task(settle(self._running, STOP_GRACE_S))
         sends = await self._deliverer.settle(STOP_GRACE_S)
         cancelled = await jobs

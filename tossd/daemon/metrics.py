@@ -83,6 +83,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self._leader = Gauge(
+            "tossd_leader",
+            "1 while this node polls for every node sharing the store (the leader), else 0.",
+            ["node"],
+            registry=self.registry,
+        )
         # Series that exist from the start read as 0, not as missing, in rate() and alerts.
         for stream in streams:
             for outcome in OUTCOMES:
@@ -99,6 +105,9 @@ class Metrics:
         self._polls.labels(stream, "failed").inc(report.failed)
         for event in report.new_events:
             self._new_events.labels(event.kind.value).inc()
+
+    def record_leader(self, node: str, leading: bool) -> None:
+        self._leader.labels(node).set(1 if leading else 0)
 
     def record_api_call(self, method: str, error: str | None) -> None:
         """After each HTTP request; `error` is the exception class name, None on success."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import col, select
 
 from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
@@ -20,6 +20,7 @@ from tossd.store.files import (
     make_private,
     remove_orphan_temps,
 )
+from tossd.store.lease import LeadershipLost, fence
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import (
@@ -51,6 +52,7 @@ class Store(AudioRecords, Closable):
         self._audio_dir = audio_dir
         self._file = StoreFile.of(engine)
         self._daemon_lock: DaemonLock | None = None
+        self._term: Callable[[], int | None] | None = None
 
     @property
     def audio_dir(self) -> Path:
@@ -199,7 +201,21 @@ class Store(AudioRecords, Closable):
 
     # Polling
 
+    def fenced_by(self, term: Callable[[], int | None]) -> None:
+        """From now on, poll commits carry `term()` and are refused (`LeadershipLost`) once
+        a newer leader took over, or while this node leads none (None)."""
+        self._term = term
+
+    def _fence(self, connection: Connection, now: int) -> None:
+        if self._term is not None:
+            term = self._term()
+            if term is None:
+                raise LeadershipLost("this node is not the poll leader")
+            fence(connection, term, now)
+
     def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
+        if self._term is not None and self._term() is None:  # read to poll: leaders only
+            raise LeadershipLost("this node is not the poll leader")
         with self._connection("read the poll state") as connection:
             row = queries.read_poll_state(connection, extensionid, stream)
             return None if row is None else poll_state_of(row)
@@ -224,6 +240,7 @@ class Store(AudioRecords, Closable):
         """
         payloads = [rows.encode_payload(event) for event in events]
         with self._connection("record a batch", write=True) as connection:
+            self._fence(connection, now)
             stored = queries.stored_by_identity(connection, [event.identity for event in events])
             fresh, changed, updated = rows.sort_batch(events, payloads, stored)
             values = [rows.event_values(events[i], payloads[i], now) for i in fresh]
@@ -242,6 +259,7 @@ class Store(AudioRecords, Closable):
     def record_failure(self, extensionid: int, stream: Stream, error: str, now: int) -> int:
         """Count one more failed poll (the watermark stays); return the failures in a row."""
         with self._connection("record a poll failure", write=True) as connection:
+            self._fence(connection, now)
             return queries.mark_failure(
                 connection, extensionid, stream, error[:MAX_ERROR_CHARS], now
             )
