@@ -36,6 +36,8 @@ def extreme(column: sa.Column[Any]) -> Any:
         return float(FAR_FUTURE)
     if isinstance(column.type, sa.Boolean):
         return True
+    if isinstance(column.type, sa.LargeBinary):
+        return b"x"
     return "x"
 
 

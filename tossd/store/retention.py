@@ -18,6 +18,7 @@ from tossd.store.tables import INT_MAX, metadata
 EVENTS = metadata.tables["events"]
 AUDIO = metadata.tables["audio"]
 AUDIO_ATTEMPTS = metadata.tables["audio_attempts"]
+AUDIO_BLOBS = metadata.tables["audio_blobs"]
 DELIVERIES = metadata.tables["deliveries"]
 
 #: Recorded as the failed-fetch count of a voicemail whose audio was pruned: the audio
@@ -65,6 +66,7 @@ class Pruner:
                 return 0, 0
             files = sum(self._unlink(row.filename) for row in found)
             event_ids = [row.event_id for row in found]
+            connection.execute(sa.delete(AUDIO_BLOBS).where(AUDIO_BLOBS.c.event_id.in_(event_ids)))
             connection.execute(sa.delete(AUDIO).where(AUDIO.c.id.in_([row.id for row in found])))
             _mark_pruned(connection, event_ids, now)
         return len(found), files
@@ -95,6 +97,7 @@ class Pruner:
             rows = connection.execute(sa.delete(DELIVERIES).where(DELIVERIES.c.event_id.in_(ids)))
             # Only voicemail has these; a defensive sweep keeps the foreign keys satisfied.
             connection.execute(sa.delete(AUDIO_ATTEMPTS).where(AUDIO_ATTEMPTS.c.event_id.in_(ids)))
+            connection.execute(sa.delete(AUDIO_BLOBS).where(AUDIO_BLOBS.c.event_id.in_(ids)))
             connection.execute(sa.delete(EVENTS).where(EVENTS.c.id.in_(ids)))
         return len(ids), rows.rowcount
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -203,3 +204,16 @@ class NodeRow(StoreTable, table=True):
     started_at: int = Field(sa_type=BigInteger)
     heartbeat_at: int = Field(sa_type=BigInteger)
     leading: bool
+
+
+class AudioBlobRow(StoreTable, table=True):
+    """A recording's bytes, kept in the database when the store is shared (PostgreSQL): the
+    node that delivers a voicemail is often not the one that downloaded it. SQLite stores
+    keep only the file in `state_dir/audio`."""
+
+    __tablename__ = "audio_blobs"
+
+    event_id: int = Field(
+        foreign_key="events.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    data: bytes = Field(sa_type=LargeBinary)

@@ -1,4 +1,5 @@
-"""Leadership and nodes: which node polls (its term fences a stale one), and who is alive.
+"""Leadership and nodes: which node polls (its term fences a stale one), and who is alive;
+recordings' bytes in the database, for a store shared by several nodes.
 
 Revision ID: 0008
 Revises: 0005
@@ -38,8 +39,18 @@ def upgrade() -> None:
         sa.Column("leading", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("node", name=op.f("pk_nodes")),
     )
+    op.create_table(
+        "audio_blobs",
+        sa.Column("event_id", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_audio_blobs_event_id_events")
+        ),
+        sa.PrimaryKeyConstraint("event_id", name=op.f("pk_audio_blobs")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("audio_blobs")
     op.drop_table("nodes")
     op.drop_table("leadership")
