@@ -122,13 +122,17 @@ class Ledger:
         both get a row, so no row is sent twice by two processes."""
         if not ids:
             return []
+        takeable = (
+            col(DeliveryRow.id).in_(list(ids)),
+            col(DeliveryRow.state).in_(OPEN_STATES),
+            or_(unclaimed(now), col(DeliveryRow.claimed_by) == owner),
+        )
+        # PostgreSQL: rows another node is claiming this instant are skipped, not waited for
+        # (FOR UPDATE SKIP LOCKED; SQLite, one writer at a time, renders no FOR UPDATE).
+        free = select(DeliveryRow.id).where(*takeable).with_for_update(skip_locked=True)
         statement = (
             update(DeliveryRow)
-            .where(
-                col(DeliveryRow.id).in_(list(ids)),
-                col(DeliveryRow.state).in_(OPEN_STATES),
-                or_(unclaimed(now), col(DeliveryRow.claimed_by) == owner),
-            )
+            .where(col(DeliveryRow.id).in_(free.scalar_subquery()), *takeable)
             .values(claimed_by=owner, claim_until=until)
             .returning(col(DeliveryRow.id))
         )
