@@ -4,7 +4,9 @@ Every CHECK_S each node looks at the poll duty (`tossd.store.lease`): a standby 
 it, the leader renews its lease. The leader trusts itself only for TRUST_S after its last
 renewal (its own monotonic clock), which is shorter than the lease the standbys wait out
 (LEASE_S on the database's clock): a leader frozen or cut off stops polling before anyone
-may take over, and its commits are refused by the term in any case.
+may take over, and its commits are refused by the term in any case. A new leader waits
+TRUST_S before its first poll: the one before it, if still running (its session ended
+under it), has stopped trusting itself by then, so two nodes never poll at once.
 """
 
 from __future__ import annotations
@@ -30,11 +32,11 @@ from tossd.store.store import Store
 log = structlog.get_logger(__name__)
 
 #: How often a standby tries for the duty and the leader renews it.
-CHECK_S = 1.0
+CHECK_S = 0.5
 #: The leader polls only this long after its last renewal (less than LEASE_S).
 TRUST_S = 2.0
-#: Every this many checks, the node's heartbeat row is written.
-BEAT_EVERY = 5
+#: Every this many checks (5 s), the node's heartbeat row is written.
+BEAT_EVERY = 10
 
 #: No leader has polled for this many intervals of the fastest stream: a self-alert.
 SILENT_INTERVALS = 3
@@ -75,6 +77,7 @@ class Leadership:
         self._clock = clock
         self._wall = wall
         self._confirmed_at = float("-inf")
+        self._leads_from = float("inf")
         self._checks = 0
 
     @property
@@ -83,9 +86,10 @@ class Leadership:
 
     def term(self) -> int | None:
         """The term this node leads in, while its last renewal is recent enough to trust."""
-        if self._lock.term is None or self._clock() - self._confirmed_at > TRUST_S:
+        now = self._clock()
+        if self._lock.term is None or now - self._confirmed_at > TRUST_S:
             return None
-        return self._lock.term
+        return self._lock.term if now >= self._leads_from else None
 
     def leads(self) -> bool:
         return self.term() is not None
@@ -97,6 +101,8 @@ class Leadership:
             term = self._lock.acquire()
             if term is not None:
                 self._confirmed_at = started
+                # SQLite: one daemon per file, no predecessor to wait out.
+                self._leads_from = started + (TRUST_S if self._lock.shared else 0.0)
                 log.info("leader.acquired", node=self.node, term=term)
                 look.changed = True
         elif self._lock.confirm():

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from tossd.errors import StoreError
-from tossd.store.engine import create_engine, describe_error, is_sqlite, with_driver, writer
+from tossd.store.engine import create_engine, describe_error, with_driver, writer
 from tossd.store.tables import metadata
 
 LEADERSHIP = metadata.tables["leadership"]
@@ -79,6 +79,8 @@ class LeaderLock:
         self.node = node
         self.term: int | None = None
         self._advisory = url.startswith("postgresql")
+        #: Whether other nodes may share the duty (PostgreSQL) or none can (SQLite).
+        self.shared = self._advisory
         self._started = int(now)
         if self._advisory:
             self._engine = sa.create_engine(
@@ -103,8 +105,10 @@ class LeaderLock:
         """Renew the lease; False (and the lock let go) once this node no longer leads."""
         if self.term is None:
             return False
+        if not self._advisory:
+            return True  # SQLite: no other daemon can take it (daemon_lock); no write needed
         # On PostgreSQL the lease is renewed only while this session still holds the lock.
-        held = sa.text(f"EXISTS ({_HOLDS_LOCK})") if self._advisory else sa.true()
+        held = sa.text(f"EXISTS ({_HOLDS_LOCK})")
         statement = (
             sa.update(LEADERSHIP)
             .where(LEADERSHIP.c.duty == POLL_DUTY, LEADERSHIP.c.term == self.term, held)
@@ -236,8 +240,3 @@ _OUR_LOCK = (
     "AND objid = (:key & 4294967295)::oid AND objsubid = 1 AND granted"
 )
 _HOLDS_LOCK = "SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND " + _OUR_LOCK
-
-
-def is_shared(url: str) -> bool:
-    """Whether several nodes may share this store (elect a leader) or only one (SQLite)."""
-    return not is_sqlite(url)
