@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from support.wait import wait_until
 
 from tossd.domain import EventKind, NewEvent, Stream
-from tossd.store.lease import LEASE_S, LeaderLock, LeadershipLost
+from tossd.errors import LeadershipLost
+from tossd.store.lease import LEASE_S, LeaderLock
 from tossd.store.store import Store
 
 NOW = 1_800_000_000

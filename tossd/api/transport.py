@@ -19,6 +19,7 @@ from tossd.api.envelope import MAX_REPLY_BYTES, Format, decode_envelope
 from tossd.api.options import ApiOptions
 from tossd.api.refusals import refusal
 from tossd.errors import (
+    ApiCallWithheld,
     ApiConnectError,
     ApiError,
     ApiHttpError,
@@ -64,6 +65,8 @@ class Transport:
         self._timeout_s = options.timeout_s
         self._max_reply_bytes = max_reply_bytes
         self._on_request = on_request
+        #: Whether a method may be called now (None: always); see `Client.withhold_unless`.
+        self.gate: Callable[[str], bool] | None = None
         self._key = key
         self.fmt: Format = options.format
         self._retry = options.retry_policy
@@ -129,6 +132,10 @@ class Transport:
     async def _request(self, method: str, form: Mapping[str, str]) -> Any:
         async with self._slots:
             await self._budget.acquire()
+            # Checked last, right before the request leaves: a node that stopped leading
+            # while this call waited for a slot sends nothing more.
+            if self.gate is not None and not self.gate(method):
+                raise ApiCallWithheld(f"{method}: not sent, this node no longer polls")
             body = await self._post(method, form)
         envelope = decode_envelope(body, self.fmt)
         if not envelope.status:

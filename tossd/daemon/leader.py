@@ -23,6 +23,7 @@ from typing import Protocol
 
 import structlog
 
+from tossd.api.client import Client
 from tossd.config.model import Config
 from tossd.domain import Stream
 from tossd.errors import StoreError
@@ -38,6 +39,10 @@ TRUST_S = 2.0
 #: Every this many checks (5 s), the node's heartbeat row is written.
 BEAT_EVERY = 10
 
+#: The API methods the poller calls: only the leader sends them (reports' still go out).
+POLL_METHODS = frozenset(
+    {"extensionList", "callRecords", "smsGet", "extensionVoicemailGet", "audioclipGet"}
+)
 #: No leader has polled for this many intervals of the fastest stream: a self-alert.
 SILENT_INTERVALS = 3
 
@@ -152,10 +157,17 @@ class Look:
     silent_s: float | None = None
 
 
+def withhold_polls(api: Client, store: Store) -> None:
+    """Poll requests leave only while the store's fence says this node leads (always, until
+    `leading` sets the fence): a poller that lost its leadership mid-cycle stops at once."""
+    api.withhold_unless(lambda method: method not in POLL_METHODS or store.may_poll())
+
+
 @asynccontextmanager
 async def leading(config: Config, store: Store, watcher: Watcher) -> AsyncIterator[Leadership]:
-    """The daemon's leadership from start to stop; its poll commits fenced by the term. The
-    first check runs at once, so a lone node (and every SQLite daemon) polls from the start."""
+    """The daemon's leadership from start to stop: its poll commits fenced by the term (and
+    so its poll requests withheld, `withhold_polls`). The first check runs at once, so a
+    lone node (and every SQLite daemon) polls from the start."""
     lock = LeaderLock(config.store_url, node_name(config), now=time.time())
     intervals = [config.poll.interval_for(Stream(name)) for name in config.poll.streams]
     fastest = min(intervals, default=config.poll.interval_s)

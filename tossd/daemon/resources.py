@@ -11,7 +11,7 @@ from tossd import __version__
 from tossd.api.client import Client
 from tossd.api.transport import RequestHook
 from tossd.config.model import Config
-from tossd.daemon.leader import node_name
+from tossd.daemon.leader import node_name, withhold_polls
 from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
@@ -31,7 +31,9 @@ def open_client(config: Config, *, on_request: RequestHook | None = None) -> Cli
 
 
 def open_poller(config: Config, api: Client, store: Store, *, clock: Clock = time.time) -> Poller:
-    """The poller, pacing its per-number turns at the client's request budget."""
+    """The poller, pacing its per-number turns at the client's request budget; its requests
+    withheld while another node leads (a store shared by several daemons)."""
+    withhold_polls(api, store)
     budget = config.api.max_requests_per_s
     return Poller(api, store, config.poll, clock=clock, budget_per_s=budget)
 

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from tossd.errors import StoreError
+from tossd.errors import LeadershipLost, StoreError
 from tossd.store.engine import create_engine, describe_error, with_driver, writer
 from tossd.store.tables import metadata
 
@@ -44,10 +44,6 @@ KEEPALIVES = {
     # A statement that hangs (a server under a lock storm) must not hold the loop's check.
     "options": "-c statement_timeout=2000",
 }
-
-
-class LeadershipLost(StoreError):
-    """A newer leader has taken over: this poll's commit is refused."""
 
 
 def db_now(engine_or_connection: Engine | Connection) -> sa.ColumnElement[float]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, StoredEvent, Stream
@@ -14,13 +14,13 @@ from tossd.store import queries, revision, rows, schedule
 from tossd.store.audio import AudioRecords
 from tossd.store.daemon_lock import DaemonLock
 from tossd.store.engine import BUSY_TIMEOUT_MS, create_engine, is_sqlite, sqlite_path
+from tossd.store.fencing import Fenced
 from tossd.store.files import (
     create_private_file,
     ensure_private_dir,
     make_private,
     remove_orphan_temps,
 )
-from tossd.store.lease import LeadershipLost, fence
 from tossd.store.ledger import Ledger
 from tossd.store.ledger_stats import StoreFacts
 from tossd.store.records import (
@@ -40,7 +40,7 @@ from tossd.store.watch import StoreFile, integrity_check
 MAX_ERROR_CHARS = 500
 
 
-class Store(AudioRecords, Closable):
+class Store(AudioRecords, Fenced, Closable):
     """Synchronous and small per call: the async poller calls it directly."""
 
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
@@ -52,7 +52,6 @@ class Store(AudioRecords, Closable):
         self._audio_dir = audio_dir
         self._file = StoreFile.of(engine)
         self._daemon_lock: DaemonLock | None = None
-        self._term: Callable[[], int | None] | None = None
 
     @property
     def audio_dir(self) -> Path:
@@ -201,21 +200,8 @@ class Store(AudioRecords, Closable):
 
     # Polling
 
-    def fenced_by(self, term: Callable[[], int | None]) -> None:
-        """From now on, poll commits carry `term()` and are refused (`LeadershipLost`) once
-        a newer leader took over, or while this node leads none (None)."""
-        self._term = term
-
-    def _fence(self, connection: Connection, now: int) -> None:
-        if self._term is not None:
-            term = self._term()
-            if term is None:
-                raise LeadershipLost("this node is not the poll leader")
-            fence(connection, term, now)
-
     def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
-        if self._term is not None and self._term() is None:  # read to poll: leaders only
-            raise LeadershipLost("this node is not the poll leader")
+        self.check_leading()  # a state to poll with: leaders only
         with self._connection("read the poll state") as connection:
             row = queries.read_poll_state(connection, extensionid, stream)
             return None if row is None else poll_state_of(row)
