@@ -17,11 +17,13 @@ from support.config import write_config_file
 from support.postgres import PASSWORD
 from support.wait import wait_until
 
+from tossd.domain import ListedExtension
 from tossd.sandbox.server import RunningSandbox
 from tossd.store.engine import sqlite_path
 from tossd.store.migrate import upgrade, upgrade_locked
 from tossd.store.migration_lock import lock_file, migration_lock
 from tossd.store.revision import HEAD_REVISION
+from tossd.store.store import Store
 
 ROUNDS = 3
 LOCKED = "database is locked"
@@ -218,3 +220,45 @@ async def test_a_second_daemon_on_one_sqlite_file_is_refused_with_a_clear_messag
     finally:
         code, _ = await again.terminate(timeout=30)
     assert code == 0, again.text()[-3000:]
+
+
+async def test_a_sync_of_the_number_list_beside_another_one_succeeds(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Two nodes starting together both sync the extension list into an empty store (issue
+    #17: `UniqueViolation ... pk_extensions`). Made certain here: another node's sync has
+    inserted a number and not yet committed when ours inserts it; ours waits for it, then
+    skips that row instead of failing."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the second sync begins after the first")
+    listed = [ListedExtension(7000 + n, did=f"+1206555{n:04d}", startdate=1) for n in range(5)]
+    engine = sa.create_engine(store_url)
+    with Store.open(store_url, audio_dir=tmp_path / "audio") as store:
+        try:
+            with engine.connect() as other:
+                transaction = other.begin()
+                other.execute(
+                    sa.text(
+                        "INSERT INTO extensions VALUES "
+                        "(7000, '+12065550000', '', '', 1, 0, 5, 5, true)"
+                    )
+                )
+                ours = asyncio.ensure_future(
+                    asyncio.to_thread(store.sync_extensions, listed, 1_800_000_000)
+                )
+                await wait_until(
+                    lambda: waits_on_a_lock(engine), timeout=10, what="our sync waiting"
+                )
+                transaction.commit()
+                synced = await ours
+        finally:
+            engine.dispose()
+        assert [e.extensionid for e in store.active_extensions()] == [n.extensionid for n in listed]
+    # 7000 was active already when our sync read it (the other sync committed it so).
+    assert synced.added == [7001, 7002, 7003, 7004]
+
+
+def waits_on_a_lock(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return bool(connection.exec_driver_sql(query).scalar())

@@ -44,6 +44,8 @@ class Ledger:
             .where(col(EventRow.planned_at).is_(None), col(EventRow.announce).is_(True))
             .order_by(col(EventRow.id))
             .limit(limit)
+            # Two nodes planning at once take disjoint events (PostgreSQL; SQLite: one writer).
+            .with_for_update(skip_locked=True)
         )
         created = 0
         with self._transaction("plan deliveries", write=True) as session:

@@ -161,15 +161,14 @@ class Store(AudioRecords, Fenced, Closable):
     def sync_extensions(self, extensions: Sequence[ListedExtension], now: int) -> ExtensionSync:
         """Upsert the account's extensions; those no longer listed stay, inactive."""
         with self._transaction("sync extensions", write=True) as session:
-            known = {row.extensionid: row for row in session.exec(select(ExtensionRow))}
+            fresh = [rows.new_extension(extension, now) for extension in extensions]
+            queries.insert_missing_extensions(session.connection(), fresh)
+            # Locked (PostgreSQL): another node's sync waits, then sees these rows' changes.
+            locked = select(ExtensionRow).with_for_update()
+            known = {row.extensionid: row for row in session.exec(locked)}
             was_active = {extensionid: row.active for extensionid, row in known.items()}
             for extension in extensions:
-                row = known.get(extension.extensionid)
-                if row is None:
-                    row = rows.new_extension(extension, now)
-                    known[extension.extensionid] = row
-                    session.add(row)
-                rows.update_extension(row, extension, now)
+                rows.update_extension(known[extension.extensionid], extension, now)
             listed = {extension.extensionid for extension in extensions}
             for extensionid, row in known.items():
                 if extensionid not in listed:
