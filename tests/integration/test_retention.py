@@ -29,8 +29,14 @@ EXT = 7
 
 
 @pytest.fixture
-def pruner(store: Store, db_url: str) -> Iterator[Pruner]:
-    engine = create_engine(db_url)
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
+
+
+@pytest.fixture
+def pruner(store: Store, store_url: str) -> Iterator[Pruner]:
+    engine = create_engine(store_url)
     yield Pruner(engine, audio_dir=store.audio_dir)
     engine.dispose()
 
