@@ -16,12 +16,15 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from chaos_daemon import DAEMON_LOG, OPEN_DELIVERIES, UNPLANNED, every_event_route
 from chaos_traffic import LivelyFactory, Receiver, expected_keys, record_figures
+from prometheus_client.parser import text_string_to_metric_families
 from support.cli import DaemonProcess, Spawn, run_tossd
 from support.config import write_config_file
+from support.net import free_port
 from support.postgres import fresh_database
 from support.wait import wait_until
 
@@ -38,7 +41,7 @@ STEADY_S = 8.0
 
 
 def node_config(
-    tmp_path: Path, name: str, sandbox_url: str, api_key: str, db: str, to: str
+    tmp_path: Path, name: str, sandbox_url: str, api_key: str, db: str, to: str, port: int
 ) -> Path:
     home = tmp_path / name
     home.mkdir()
@@ -64,6 +67,7 @@ def node_config(
             "audio_wait_s": 60,
         },
         log=DAEMON_LOG,
+        health={"listen": f"127.0.0.1:{port}"},
         routes=[every_event_route([to])],
     )
 
@@ -136,8 +140,9 @@ async def test_three_nodes_one_poller_failover_without_loss_or_duplicates(
     db = fresh_database(postgres_server, f"tossd_ha_{uuid.uuid4().hex[:10]}")
     running, world, clock, _faults = await lively(extensions=3, latency_ms=20)
     sandbox = running.sandbox
+    ports = {name: free_port() for name in NODES}
     configs = {
-        name: node_config(tmp_path, name, running.url, api_key, db, receiver.url())
+        name: node_config(tmp_path, name, running.url, api_key, db, receiver.url(), ports[name])
         for name in NODES
     }
     daemons: dict[str, DaemonProcess] = {}
@@ -211,6 +216,9 @@ async def test_three_nodes_one_poller_failover_without_loss_or_duplicates(
 
     drain_s = await wait_until(drained, timeout=120, what="the final drain")
     await wait_until(lambda: receiver.in_flight == 0, timeout=30, what="posts answered")
+    # Each node's /metrics: exactly one says it leads; `tossd health` names it.
+    leading_now = {name: await leader_metric(ports[name], name) for name in NODES}
+    code, health, _ = await run_tossd("health", "-c", str(configs["a"]))
     stops = [await d.terminate(timeout=30) for d in daemons.values() if d.returncode is None]
 
     got = receiver.keys()
@@ -250,12 +258,27 @@ async def test_three_nodes_one_poller_failover_without_loss_or_duplicates(
     print(f"ha figures: failover {times}, losses {len(lost)}, duplicates {duplicates}")
 
     assert all(code == 0 for code, _ in stops)
+    assert sorted(leading_now.values()) == [0.0, 0.0, 1.0], leading_now
+    [leader_name] = [name for name, value in leading_now.items() if value == 1.0]
+    assert f"leader: {leader_name} (term " in health, health
+    assert all(f"node {name}: heartbeat" in health for name in NODES), health
     assert not lost, sorted(lost)[:10]
     assert duplicates <= crashes
     assert [gap for gap in gaps if gap < OVERLAP_BELOW_S] == []
     assert times["kill_9_s"] <= 5.0
     assert times["terminated_session_s"] <= 5.0
     assert sum(copied.values()) > 0, (copied, downloads)
+
+
+async def leader_metric(port: int, node: str) -> float:
+    """`tossd_leader{node}` as the node's /metrics says it."""
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "tossd_leader" and sample.labels.get("node") == node:
+                return float(sample.value)
+    raise AssertionError(f"no tossd_leader for {node} in /metrics")
 
 
 def _other(node: str) -> str:
