@@ -34,7 +34,8 @@ class DaemonLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
         except OSError as exc:
-            raise StoreError(f"could not open the daemon lock {path}: {exc}") from exc
+            reason = exc.strerror or str(exc)
+            raise StoreError(f"could not open the daemon lock {path}: {reason}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
