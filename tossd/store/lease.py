@@ -124,7 +124,7 @@ class LeaderLock:
         """This node's heartbeat in `nodes` (an upsert: UPDATE, then INSERT if missing)."""
         values = {"heartbeat_at": now, "leading": self.term is not None}
         try:
-            with self._begin(pooled=True) as connection:
+            with self._begin() as connection:
                 found = connection.execute(
                     sa.update(NODES).where(NODES.c.node == self.node).values(**values)
                 ).rowcount
@@ -141,7 +141,7 @@ class LeaderLock:
         since = sa.func.coalesce(LEADERSHIP.c.polled_at, LEADERSHIP.c.since)
         query = sa.select(db_now(self._engine) - since).where(LEADERSHIP.c.duty == POLL_DUTY)
         try:
-            with self._engine.connect() as connection:
+            with self._begin() as connection:
                 found = connection.execute(query).scalar_one_or_none()
         except SQLAlchemyError as exc:
             raise StoreError(f"could not read the leadership: {describe_error(exc)}") from exc
@@ -206,10 +206,11 @@ class LeaderLock:
         return self._conn
 
     @contextmanager
-    def _begin(self, *, pooled: bool = False) -> Iterator[Connection]:
+    def _begin(self) -> Iterator[Connection]:
         """A transaction on the dedicated connection (PostgreSQL: `pg_backend_pid()` is the
-        lock's session), or on the engine (SQLite, where it begins IMMEDIATE; heartbeats)."""
-        if not self._advisory or pooled:
+        lock's session; no connection opened per check), or on the engine (SQLite, where it
+        begins IMMEDIATE)."""
+        if not self._advisory:
             with writer(self._engine).begin() as connection:
                 yield connection
             return
