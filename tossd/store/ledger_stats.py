@@ -36,7 +36,7 @@ COLUMNS = {
     "poll_state": POLL_STATE_COLUMNS,
     "events": ("kind",),
     "deliveries": ("state", "created_at"),
-    "nodes": ("node", "heartbeat_at", "leading"),
+    "nodes": ("node", "heartbeat_at"),
     "leadership": ("duty", "node", "since", "term", "polled_at"),
 }
 _OWED = ", ".join(f"'{state.value}'" for state in OWED_STATES)  # our own enum's values
@@ -129,7 +129,7 @@ class StoreFacts(Closable):
         """The poll leader first (if any), then every node by name: heartbeats and roles."""
         sql = (
             "SELECT n.node, n.heartbeat_at, l.since, l.term, l.polled_at FROM nodes n "
-            "LEFT JOIN leadership l ON l.duty = 'poll' AND l.node = n.node AND n.leading "
+            "LEFT JOIN leadership l ON l.duty = 'poll' AND l.node = n.node "
             "ORDER BY l.term IS NULL, n.node"
         )
         return [
