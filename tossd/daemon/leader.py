@@ -43,8 +43,10 @@ BEAT_EVERY = 10
 POLL_METHODS = frozenset(
     {"extensionList", "callRecords", "smsGet", "extensionVoicemailGet", "audioclipGet"}
 )
-#: No leader has polled for this many intervals of the fastest stream: a self-alert.
+#: No leader has polled for this many intervals of the fastest stream: a self-alert...
 SILENT_INTERVALS = 3
+#: ... but never sooner: a failover (lease, trust, first poll) takes up to about 7 s.
+MIN_SILENT_S = 15.0
 
 
 class Watcher(Protocol):
@@ -171,7 +173,8 @@ async def leading(config: Config, store: Store, watcher: Watcher) -> AsyncIterat
     lock = LeaderLock(config.store_url, node_name(config), now=time.time())
     intervals = [config.poll.interval_for(Stream(name)) for name in config.poll.streams]
     fastest = min(intervals, default=config.poll.interval_s)
-    leadership = Leadership(lock, watcher, silent_after_s=SILENT_INTERVALS * fastest)
+    silent_after_s = max(SILENT_INTERVALS * fastest, MIN_SILENT_S)
+    leadership = Leadership(lock, watcher, silent_after_s=silent_after_s)
     store.fenced_by(leadership.term)
     watcher.leader_changed(leadership.node, False)
     leadership.tell(await asyncio.to_thread(leadership.check))

@@ -136,9 +136,12 @@ class LeaderLock:
             raise StoreError(error) from exc
 
     def silence_s(self) -> float | None:
-        """How long ago the leader last committed a poll (or took the duty), on the
-        database's clock; None before any node ever led."""
-        since = sa.func.coalesce(LEADERSHIP.c.polled_at, LEADERSHIP.c.since)
+        """How long ago the leader last committed a poll or took the duty (whichever is
+        later), on the database's clock; None before any node ever led."""
+        # The later of the last poll and the current term's start: a leader that has just
+        # taken over (a restart, a failover) is not silent yet.
+        polled, began = LEADERSHIP.c.polled_at, LEADERSHIP.c.since
+        since = sa.case((sa.and_(polled.is_not(None), polled > began), polled), else_=began)
         query = sa.select(db_now(self._engine) - since).where(LEADERSHIP.c.duty == POLL_DUTY)
         try:
             with self._begin() as connection:
