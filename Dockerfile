@@ -14,15 +14,20 @@
 # Both stages start from it: any Debian-like image with python3 >= 3.11 and pip.
 # tests/packaging passes a Debian 12 image made locally (it has no registry to pull from).
 ARG BASE_IMAGE=python:3.11-slim
+# Optional extras baked in: `--build-arg EXTRAS=postgres` for a PostgreSQL store (several
+# nodes sharing it, see README "High availability"). Empty: SQLite only.
+ARG EXTRAS=
 
 FROM ${BASE_IMAGE} AS build
+ARG EXTRAS
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY tossd ./tossd
 # Wheels of tossd and of every dependency: the runtime installs offline from these.
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".${EXTRAS:+[$EXTRAS]}"
 
 FROM ${BASE_IMAGE} AS runtime
+ARG EXTRAS
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -39,7 +44,7 @@ RUN groupadd --system --gid 10001 tossd \
 # and its dependencies were resolved once, in the build stage, into the same directory.
 # hadolint ignore=DL3013
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links=/wheels tossd
+    pip install --no-cache-dir --no-index --find-links=/wheels "tossd${EXTRAS:+[$EXTRAS]}"
 ENV TOSSD_CONFIG=/etc/tossd/tossd.toml \
     STATE_DIRECTORY=/var/lib/tossd \
     CREDENTIALS_DIRECTORY=/run/secrets

@@ -10,12 +10,14 @@
     │   │   └── ApiRateLimited       over the provider's request budget (HTTP 429 or its words)
     │   ├── ApiHttpError             HTTP 4xx: a wrong URL or a proxy refusing us (not retried)
     │   ├── ApiMalformedReply        the body is not a valid envelope (retried on the next poll)
+    │   ├── ApiCallWithheld          not sent: this node no longer polls (another one leads)
     │   └── ApiRejected              `status:false`: the provider said no, with its `msgs`
     │       ├── ApiKeyRejected       ... about the API key (fatal for the account)
     │       ├── ApiUnsupported       ... the method or feature is not on this account
     │       └── ApiMissingParameter  ... it wants a parameter tossd left out (e.g. account-wide)
     ├── StoreError                   the event store could not do its job
-    │   └── StoreCorrupt             the database file is damaged (the CLI exits 65)
+    │   ├── StoreCorrupt             the database file is damaged (the CLI exits 65)
+    │   └── LeadershipLost           a poll commit refused: a newer leader polls (its term)
     ├── ListenError                  the health endpoint's port is taken (the CLI exits 69)
     ├── TranscribeError              a voicemail could not be turned into text (retried)
     │   └── TranscribeUnavailable    the engine cannot run here at all (not retried)
@@ -94,6 +96,10 @@ class ApiMalformedReply(ApiError):
         self.excerpt = excerpt
 
 
+class ApiCallWithheld(ApiError):
+    """Not sent: this node no longer leads the polling, another node does."""
+
+
 class ApiRejected(ApiError):
     """The Tossable Digits API refused the request."""
 
@@ -126,6 +132,10 @@ class StoreError(TossdError):
 
 class StoreCorrupt(StoreError):
     """The database file is damaged (not a database, or a malformed page)."""
+
+
+class LeadershipLost(StoreError):
+    """A newer leader has taken over the polling: this node's poll commit is refused."""
 
 
 class TemplateRenderError(TossdError):

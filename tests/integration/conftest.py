@@ -33,6 +33,14 @@ def store(db_path: Path, tmp_path: Path) -> Iterator[Store]:
 
 
 @pytest.fixture
+def any_store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    """The store on SQLite, then on PostgreSQL (`store_url`), its recordings in
+    tmp_path/audio: for modules whose tests are not SQLite's by nature, as their `store`."""
+    with Store.open(store_url, audio_dir=tmp_path / "audio") as opened:
+        yield opened
+
+
+@pytest.fixture
 def world(sandbox: RunningSandbox) -> World:
     return sandbox.sandbox.world
 

@@ -29,6 +29,13 @@ from tossd.sandbox.server import RunningSandbox
 from tossd.sandbox.world import World
 from tossd.store.store import Store
 
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
+
+
 MINUTE = 60
 
 

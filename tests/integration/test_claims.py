@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from support.clock import ManualClock
 
 from tossd.domain import DeliveryKind
@@ -128,3 +129,24 @@ def test_a_held_backlog_does_not_fill_the_due_limit(ledger: Ledger) -> None:
     add_rows(ledger, [("hung", "notify[0]")] * 5 + [("hook", "notify[0]")])
     assert {r.route for r in ledger.due(NOW, limit=3)} == {"hung"}  # what skip is for
     assert [r.route for r in ledger.due(NOW, limit=3, skip=[("hung", "notify[0]")])] == ["hook"]
+
+
+def test_a_row_being_claimed_elsewhere_is_skipped_not_waited_for(
+    ledger: Ledger, store_url: str
+) -> None:
+    """PostgreSQL: while another node's transaction holds row 1 (claiming it), a claim of
+    rows 1 and 2 takes row 2 at once (FOR UPDATE SKIP LOCKED) instead of waiting."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: nothing to skip")
+    first, second = add_rows(ledger, [("r", "a"), ("r", "b")])
+    engine = sa.create_engine(store_url)
+    try:
+        with engine.begin() as other:
+            other.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            other.execute(
+                sa.text("SELECT id FROM deliveries WHERE id = :id FOR UPDATE"), {"id": first.id}
+            )
+            assert ledger.claim([first.id, second.id], "me", NOW + HOLD_S, NOW) == [second.id]
+    finally:
+        engine.dispose()
+    assert ledger.claim([first.id], "me", NOW + HOLD_S, NOW) == [first.id]

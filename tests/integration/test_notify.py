@@ -27,10 +27,14 @@ from tossd.store.store import Store
 HOUR = 3600
 
 
-def routes_config(tmp_path: Path, url: str, api_key: str, routes: list[dict[str, Any]]) -> Config:
+def routes_config(
+    store_url: str, tmp_path: Path, url: str, api_key: str, routes: list[dict[str, Any]]
+) -> Config:
+    """On SQLite and on PostgreSQL alike (`store_url`, the parametrized fixture)."""
     path = write_config_file(
         tmp_path / "tossd.toml",
         state_dir=tmp_path / "state",
+        store={"url": store_url},
         api={"url": url, "key": api_key, "max_requests_per_s": 1000},
         delivery={"backoff_s": 60, "audio_wait_s": 0},
         routes=routes,
@@ -39,16 +43,18 @@ def routes_config(tmp_path: Path, url: str, api_key: str, routes: list[dict[str,
 
 
 @pytest.fixture
-def store_of(db_path: Path) -> Callable[[], Store]:
-    """Opens the store `tossd` keeps in tmp_path/state (a new one per call: a new process)."""
+def store_of(store_url: str, db_path: Path) -> Callable[[], Store]:
+    """Opens the store `tossd` keeps (a new one per call: a new process), its recordings in
+    tmp_path/state/audio."""
 
     def opener() -> Store:
-        return open_store(db_path)
+        return Store.open(store_url, audio_dir=db_path.parent / "audio")
 
     return opener
 
 
 async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
+    store_url: str,
     sandbox: RunningSandbox,
     smtp_server: Any,
     json_receiver: Any,
@@ -69,6 +75,7 @@ async def test_poll_once_delivers_voicemail_by_mail_and_missed_calls_by_json(
     world.add_call(extensionid=ext, startdate=now - 30, callernum="+12065550104", seconds=0)
     world.add_call(extensionid=ext, startdate=now - 20, callernum="+14155550178", seconds=0)
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -121,6 +128,7 @@ def seed_event(store: Store, world: World, now: int, caller: str = "+15550001") 
 
 
 async def test_failing_receiver_is_retried_and_gets_exactly_one(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -129,6 +137,7 @@ async def test_failing_receiver_is_retried_and_gets_exactly_one(
     store_of: Callable[[], Store],
 ) -> None:
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -155,6 +164,7 @@ async def test_failing_receiver_is_retried_and_gets_exactly_one(
 
 
 async def test_one_failing_target_never_resends_to_the_healthy_one(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     second_receiver: Any,
@@ -164,6 +174,7 @@ async def test_one_failing_target_never_resends_to_the_healthy_one(
     store_of: Callable[[], Store],
 ) -> None:
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -192,6 +203,7 @@ async def test_one_failing_target_never_resends_to_the_healthy_one(
 
 
 async def test_restart_between_attempts_loses_and_repeats_nothing(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -200,6 +212,7 @@ async def test_restart_between_attempts_loses_and_repeats_nothing(
     store_of: Callable[[], Store],
 ) -> None:
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -223,6 +236,7 @@ async def test_restart_between_attempts_loses_and_repeats_nothing(
 
 
 async def test_quiet_hours_hold_then_release_one_digest(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -234,6 +248,7 @@ async def test_quiet_hours_hold_then_release_one_digest(
     start = (local - timedelta(minutes=30)).strftime("%H:%M")
     end = (local + timedelta(minutes=30)).strftime("%H:%M")
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -265,6 +280,7 @@ async def test_quiet_hours_hold_then_release_one_digest(
 
 
 async def test_hostile_caller_id_is_neutralised_on_every_receiver(
+    store_url: str,
     sandbox: RunningSandbox,
     smtp_server: Any,
     json_receiver: Any,
@@ -279,6 +295,7 @@ async def test_hostile_caller_id_is_neutralised_on_every_receiver(
         extensionid=ext, timestamp=now - 10, callernum="+15550123", callername=hostile
     )
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -299,6 +316,7 @@ async def test_hostile_caller_id_is_neutralised_on_every_receiver(
 
 
 async def test_down_receiver_gets_everything_after_outbox_retry(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -311,6 +329,7 @@ async def test_down_receiver_gets_everything_after_outbox_retry(
     for n in range(3):
         world.add_call(extensionid=ext, startdate=now - 50 + n, callernum=f"+1555010{n}", seconds=0)
     routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -331,6 +350,7 @@ async def test_down_receiver_gets_everything_after_outbox_retry(
 
 
 async def test_audio_over_the_cap_is_not_attached_and_the_text_says_why(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -341,6 +361,7 @@ async def test_audio_over_the_cap_is_not_attached_and_the_text_says_why(
     ext = first_active(world, now)
     world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=20)
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -357,6 +378,7 @@ async def test_audio_over_the_cap_is_not_attached_and_the_text_says_why(
 
 
 async def test_targets_without_attachments_say_so(
+    store_url: str,
     sandbox: RunningSandbox,
     tmp_path: Path,
     api_key: str,
@@ -371,6 +393,7 @@ async def test_targets_without_attachments_say_so(
     ext = first_active(world, now)
     world.add_voicemail(extensionid=ext, timestamp=now - 10, callernum="+15550123", length=5)
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -399,6 +422,7 @@ async def test_targets_without_attachments_say_so(
 
 
 async def test_undeliverable_goes_dead_and_retry_all_revives_it(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     tmp_path: Path,
@@ -407,6 +431,7 @@ async def test_undeliverable_goes_dead_and_retry_all_revives_it(
     store_of: Callable[[], Store],
 ) -> None:
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -433,6 +458,7 @@ async def test_undeliverable_goes_dead_and_retry_all_revives_it(
 
 
 async def test_notify_test_reports_each_target(
+    store_url: str,
     json_receiver: Any,
     second_receiver: Any,
     tmp_path: Path,
@@ -441,6 +467,7 @@ async def test_notify_test_reports_each_target(
 ) -> None:
     second_receiver.down = True
     routes_config(
+        store_url,
         tmp_path,
         "http://127.0.0.1:9/apihttp.php",
         api_key,
@@ -461,6 +488,7 @@ async def test_notify_test_reports_each_target(
 
 
 async def test_notify_config_file_with_tags_selects_targets(
+    store_url: str,
     sandbox: RunningSandbox,
     json_receiver: Any,
     second_receiver: Any,
@@ -482,6 +510,7 @@ async def test_notify_config_file_with_tags_selects_targets(
         f"  - {second_receiver.url('ops')}:\n      tag: ops\n"
     )
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -518,12 +547,13 @@ MP3_FRAME = b"\xff\xfb\x90\x64" + b"\0" * 400
     ids=["download-failed", "local-write-failed", "not-mp3", "mp3-frame", "id3"],
 )
 def test_the_recording_sentence_tells_local_faults_and_junk_from_provider_faults(
-    tmp_path: Path, download_failures: int, audio: bytes | None, says: str
+    store_url: str, tmp_path: Path, download_failures: int, audio: bytes | None, says: str
 ) -> None:
     from tossd.domain import EventKind, NewEvent, Stream
     from tossd.notify.attach import AudioLimits, recording
 
     config = routes_config(
+        store_url,
         tmp_path,
         "http://127.0.0.1:9/apihttp.php",
         "k",
@@ -549,13 +579,19 @@ def test_the_recording_sentence_tells_local_faults_and_junk_from_provider_faults
 
 
 async def test_a_burst_above_max_per_cycle_is_one_digest_not_a_flood(
-    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+    store_url: str,
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
 ) -> None:
     world = sandbox.sandbox.world
     did = world.extensions[first_active(world, now)]["did"]
     for n in range(120):
         world.add_sms(did=did, timestamp=now - 200 + n, peer=f"+1555020{n:04d}", message="spam")
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,
@@ -578,7 +614,12 @@ async def test_a_burst_above_max_per_cycle_is_one_digest_not_a_flood(
 
 @pytest.mark.slow
 async def test_megabyte_texts_never_block_the_event_loop(
-    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str, now: int
+    store_url: str,
+    sandbox: RunningSandbox,
+    json_receiver: Any,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
 ) -> None:
     """Texts with 1 MB bodies and senders, polled, stored, rendered and sent: each step on
     the loop costs what a capped text costs (before, sanitising walked every character)."""
@@ -588,6 +629,7 @@ async def test_megabyte_texts_never_block_the_event_loop(
     for n in range(5):
         world.add_sms(did=did, timestamp=now - 100 + n, peer=f"+1555{n}" + huge, message=huge)
     config = routes_config(
+        store_url,
         tmp_path,
         sandbox.url,
         api_key,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import signal
 from collections.abc import Callable, Iterator
@@ -20,6 +21,8 @@ from support.systemd import FakeSystemd
 
 from tossd.config.load import load_config
 from tossd.daemon.database import open_store
+from tossd.daemon.health import check_health
+from tossd.daemon.leader import leading
 from tossd.daemon.operations import Operations
 from tossd.daemon.resources import open_deliverer
 from tossd.daemon.routes import ready_routes
@@ -144,3 +147,39 @@ async def test_dead_deliveries_raise_an_alert(
             await deliverer.drain()
     assert [p["title"] for p in json_receiver.payloads] == ["tossd: 1 notification(s) given up"]
     assert json.dumps(json_receiver.payloads).count("outbox retry --all") == 1
+
+
+async def test_no_poller_for_three_intervals_alerts_once_and_leadership_shows(
+    sandbox: RunningSandbox, json_receiver: Any, tmp_path: Path, api_key: str
+) -> None:
+    """A lone node leads (`leading`): /metrics says tossd_leader 1, `tossd health` names it.
+    Silence beyond three intervals (every leader gone) alerts once, not at every look."""
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": sandbox.url, "key": api_key},
+        store={"node": "host-a"},
+        poll={"interval_s": 10},
+        routes=[{"name": "ops", "events": ["tossd_error"], "notify": [json_receiver.url()]}],
+    )
+    config = load_config(path, {})
+    with open_store(config) as store:
+        async with AsyncExitStack() as stack:
+            deliverer = open_deliverer(config, store, ready_routes(config))
+            ops = Operations(config, env={})
+            await ops.open(stack, store, deliverer)
+            leader = await stack.enter_async_context(leading(config, store, ops))
+            assert leader.leads()
+            metrics, _ = ops.metrics.render()
+            assert b'tossd_leader{node="host-a"} 1.0' in metrics
+            for silent_s in (31.0, 45.0, 60.0):  # three looks, one outage
+                ops.poller_silent(silent_s, 30.0)
+            ops.poller_silent(2.0, 30.0)  # a leader polled again
+            await deliverer.drain()
+            out = io.StringIO()
+            check_health(config, out=out)
+    titles = [payload["title"] for payload in json_receiver.payloads]
+    assert titles == ["tossd: no node has polled for over 30 s"]
+    lines = out.getvalue().splitlines()
+    assert any(line.startswith("leader: host-a (term 1, since ") for line in lines), lines
+    assert any(line.startswith("node host-a: heartbeat ") for line in lines), lines

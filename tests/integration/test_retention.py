@@ -29,8 +29,14 @@ EXT = 7
 
 
 @pytest.fixture
-def pruner(store: Store, db_url: str) -> Iterator[Pruner]:
-    engine = create_engine(db_url)
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
+
+
+@pytest.fixture
+def pruner(store: Store, store_url: str) -> Iterator[Pruner]:
+    engine = create_engine(store_url)
     yield Pruner(engine, audio_dir=store.audio_dir)
     engine.dispose()
 
@@ -132,7 +138,8 @@ def test_a_voicemail_that_failed_before_is_marked_pruned_too(store: Store, prune
     store.record_audio_failure(vm, "timeout", NOW)
     add_audio(store, vm)
     prune(pruner, RetentionConfig(), NOW)
-    assert store.record_audio_failure(vm, "again?", NOW) == PRUNED_ATTEMPTS + 1
+    # Saturated: one more would overflow PostgreSQL's INTEGER (test_column_ranges).
+    assert store.record_audio_failure(vm, "again?", NOW) == PRUNED_ATTEMPTS
 
 
 def test_finished_deliveries_of_no_event_go_with_the_events(store: Store, pruner: Pruner) -> None:

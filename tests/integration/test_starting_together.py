@@ -17,11 +17,13 @@ from support.config import write_config_file
 from support.postgres import PASSWORD
 from support.wait import wait_until
 
+from tossd.domain import ListedExtension
 from tossd.sandbox.server import RunningSandbox
 from tossd.store.engine import sqlite_path
 from tossd.store.migrate import upgrade, upgrade_locked
 from tossd.store.migration_lock import lock_file, migration_lock
 from tossd.store.revision import HEAD_REVISION
+from tossd.store.store import Store
 
 ROUNDS = 3
 LOCKED = "database is locked"
@@ -182,3 +184,81 @@ async def test_a_reader_on_an_outdated_schema_waits_for_the_migration_in_progres
     _, err = await asyncio.wait_for(reader.communicate(), 60)
     assert reader.returncode == 0, err.decode()
     assert PASSWORD not in err.decode()
+
+
+async def test_a_second_daemon_on_one_sqlite_file_is_refused_with_a_clear_message(
+    sandbox: RunningSandbox, tmp_path: Path, api_key: str
+) -> None:
+    """SQLite serves one daemon: two would both poll every number. The second one exits at
+    start, naming the first; commands still run beside the daemon, and once it has stopped
+    (even killed) a new daemon starts."""
+    config = str(fresh_config(tmp_path / "node", sandbox.url, api_key))
+    first = await DaemonProcess(tmp_path / "first.log", "run", "-c", config).start()
+    try:
+        await wait_until(
+            lambda: any(r["event"] == "daemon.started" for r in first.records()),
+            timeout=30,
+            what="the first daemon's start",
+            alive=first,
+        )
+        code, out, err = await run_tossd("run", "-c", config)
+        assert code != 0
+        assert f"another tossd daemon (pid {first.pid}) is running on the database" in out + err
+        assert "PostgreSQL" in out + err
+        code, _, err = await run_tossd("outbox", "retry", "-c", config)
+        assert code == 0, err
+    finally:
+        await first.kill()
+    again = await DaemonProcess(tmp_path / "again.log", "run", "-c", config).start()
+    try:
+        await wait_until(
+            lambda: any(r["event"] == "daemon.started" for r in again.records()),
+            timeout=30,
+            what="a new daemon's start after the first was killed",
+            alive=again,
+        )
+    finally:
+        code, _ = await again.terminate(timeout=30)
+    assert code == 0, again.text()[-3000:]
+
+
+async def test_a_sync_of_the_number_list_beside_another_one_succeeds(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Two nodes starting together both sync the extension list into an empty store (issue
+    #17: `UniqueViolation ... pk_extensions`). Made certain here: another node's sync has
+    inserted a number and not yet committed when ours inserts it; ours waits for it, then
+    skips that row instead of failing."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: the second sync begins after the first")
+    listed = [ListedExtension(7000 + n, did=f"+1206555{n:04d}", startdate=1) for n in range(5)]
+    engine = sa.create_engine(store_url)
+    with Store.open(store_url, audio_dir=tmp_path / "audio") as store:
+        try:
+            with engine.connect() as other:
+                transaction = other.begin()
+                other.execute(
+                    sa.text(
+                        "INSERT INTO extensions VALUES "
+                        "(7000, '+12065550000', '', '', 1, 0, 5, 5, true)"
+                    )
+                )
+                ours = asyncio.ensure_future(
+                    asyncio.to_thread(store.sync_extensions, listed, 1_800_000_000)
+                )
+                await wait_until(
+                    lambda: waits_on_a_lock(engine), timeout=10, what="our sync waiting"
+                )
+                transaction.commit()
+                synced = await ours
+        finally:
+            engine.dispose()
+        assert [e.extensionid for e in store.active_extensions()] == [n.extensionid for n in listed]
+    # 7000 was active already when our sync read it (the other sync committed it so).
+    assert synced.added == [7001, 7002, 7003, 7004]
+
+
+def waits_on_a_lock(engine: sa.Engine) -> bool:
+    with engine.connect() as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return bool(connection.exec_driver_sql(query).scalar())

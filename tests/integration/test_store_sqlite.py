@@ -115,12 +115,13 @@ def test_pragmas_in_effect(store: Store, db_url: str) -> None:
     }
 
 
-def test_migrations_are_idempotent_and_match_the_tables(db_url: str, tmp_path: Path) -> None:
-    with Store.open(db_url, audio_dir=tmp_path / "audio") as first:
+def test_migrations_are_idempotent_and_match_the_tables(store_url: str, tmp_path: Path) -> None:
+    """On SQLite and PostgreSQL alike: the migrated schema is the tables' schema."""
+    with Store.open(store_url, audio_dir=tmp_path / "audio") as first:
         first.record_batch(7, Stream.SMS, [make_event()], watermark=1, now=NOW)
-    with Store.open(db_url, audio_dir=tmp_path / "audio") as second:
+    with Store.open(store_url, audio_dir=tmp_path / "audio") as second:
         assert second.count_events() == 1
-    engine = create_engine(db_url)
+    engine = create_engine(store_url)
     try:
         with engine.connect() as connection:
             versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()

@@ -43,11 +43,15 @@ def seed_missed_calls(store: Store, now: int, count: int) -> list[str]:
     return callers
 
 
-def config_file(tmp_path: Path, url: str, api_key: str, receiver: JsonReceiver) -> Path:
+def config_file(
+    tmp_path: Path, url: str, api_key: str, receiver: JsonReceiver, store_url: str
+) -> Path:
+    """On SQLite and on PostgreSQL alike (`store_url`)."""
     return write_config_file(
         tmp_path / "tossd.toml",
         state_dir=tmp_path / "state",
         api={"url": url, "key": api_key, "max_requests_per_s": 1000},
+        store={"url": store_url},
         poll={"interval_s": 0.5, "jitter_s": 0.0, "streams": ["calls"]},
         # Every notification on its own (no burst digest): copies are counted per call.
         delivery={"interval_s": 0.2, "timeout_s": 5, "max_per_cycle": 1000},
@@ -65,9 +69,15 @@ def copies(receiver: JsonReceiver, callers: list[str]) -> Counter[str]:
 
 
 async def test_rows_another_sender_holds_are_left_to_it_until_its_claim_expires(
-    sandbox: RunningSandbox, json_receiver: JsonReceiver, tmp_path: Path, api_key: str, now: int
+    sandbox: RunningSandbox,
+    json_receiver: JsonReceiver,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_url: str,
 ) -> None:
-    config = load_config(config_file(tmp_path, sandbox.url, api_key, json_receiver), {})
+    path = config_file(tmp_path, sandbox.url, api_key, json_receiver, store_url)
+    config = load_config(path, {})
     audio = tmp_path / "state" / "audio"
     json_receiver.delay_s = 0.05  # a send takes a while: the second drain comes mid-way
     with (
@@ -95,9 +105,14 @@ async def test_rows_another_sender_holds_are_left_to_it_until_its_claim_expires(
 
 
 async def test_outbox_retry_in_a_loop_beside_the_daemon_sends_nothing_twice(
-    sandbox: RunningSandbox, json_receiver: JsonReceiver, tmp_path: Path, api_key: str, now: int
+    sandbox: RunningSandbox,
+    json_receiver: JsonReceiver,
+    tmp_path: Path,
+    api_key: str,
+    now: int,
+    store_url: str,
 ) -> None:
-    path = config_file(tmp_path, sandbox.url, api_key, json_receiver)
+    path = config_file(tmp_path, sandbox.url, api_key, json_receiver, store_url)
     config = load_config(path, {})
     json_receiver.delay_s = 0.1  # 200 posts, two at a time: about 10 s of sending
     with Store.open(config.store_url, audio_dir=tmp_path / "state" / "audio") as store:

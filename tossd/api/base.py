@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
 import structlog
@@ -27,6 +27,9 @@ class Caller(Protocol):
     async def call(self, method: str, params: Mapping[str, object]) -> Any: ...
 
     async def aclose(self) -> None: ...
+
+    #: Whether a method may be sent now (None: always); see `Client.withhold_unless`.
+    gate: Callable[[str], bool] | None
 
 
 class ClientBase:

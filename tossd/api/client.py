@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tossd.api.account import AccountMethods
 from tossd.api.base import MAX_PAGES as MAX_PAGES
 from tossd.api.models import Audioclip, CallRecord, CallSummary, Extension, Sms, Voicemail
@@ -19,16 +21,27 @@ class Client(AccountMethods):
 
     @classmethod
     def connect(
-        cls, options: ApiOptions, key: str, *, on_request: RequestHook | None = None
+        cls,
+        options: ApiOptions,
+        key: str,
+        *,
+        on_request: RequestHook | None = None,
+        user_agent: str | None = None,
     ) -> Client:
         """A client with its own HTTP pools; close it with `aclose` (or `async with`)."""
-        return cls(Transport(options, key, on_request=on_request))
+        return cls(Transport(options, key, on_request=on_request, user_agent=user_agent))
 
     def __repr__(self) -> str:
         return f"Client({self._transport!r})"
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+    def withhold_unless(self, gate: Callable[[str], bool]) -> None:
+        """From now on a call of `method` is sent only while `gate(method)` holds, checked
+        right before each request (`ApiCallWithheld` otherwise): a poller that lost its
+        leadership mid-cycle stops at once, its paged queries and downloads included."""
+        self._transport.gate = gate
 
     async def __aenter__(self) -> Client:
         return self

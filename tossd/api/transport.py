@@ -20,6 +20,7 @@ from tossd.api.envelope import MAX_REPLY_BYTES, Format, decode_envelope
 from tossd.api.options import ApiOptions
 from tossd.api.refusals import refusal
 from tossd.errors import (
+    ApiCallWithheld,
     ApiConnectError,
     ApiError,
     ApiHttpError,
@@ -56,6 +57,7 @@ class Transport:
         rand: Callable[[], float] = random.random,
         on_request: RequestHook | None = None,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        user_agent: str | None = None,
     ) -> None:
         self.url = options.url
         #: The URL as messages show it: any user info or token in it masked.
@@ -64,6 +66,8 @@ class Transport:
         self._timeout_s = options.timeout_s
         self._max_reply_bytes = max_reply_bytes
         self._on_request = on_request
+        #: Whether a method may be called now (None: always); see `Client.withhold_unless`.
+        self.gate: Callable[[str], bool] | None = None
         self._key = key
         self.fmt: Format = options.format
         self._retry = options.retry_policy
@@ -71,9 +75,16 @@ class Transport:
         self._rand = rand
         self._slots = asyncio.Semaphore(options.max_concurrency)
         self._budget = RequestBudget(options.max_requests_per_s, sleep=sleep)
+        # Names the node (`tossd/0.1.0 node/a`): which daemon polls shows in the provider's log.
+        headers = {"User-Agent": user_agent} if user_agent else None
         self._pools = [
             _Pool(
-                httpx.AsyncClient(timeout=options.timeout_s, limits=limits, follow_redirects=False)
+                httpx.AsyncClient(
+                    timeout=options.timeout_s,
+                    limits=limits,
+                    follow_redirects=False,
+                    headers=headers,
+                )
             )
             for limits in _pool_limits(options.max_concurrency)
         ]
@@ -122,6 +133,10 @@ class Transport:
     async def _request(self, method: str, form: Mapping[str, str]) -> Any:
         async with self._slots:
             await self._budget.acquire()
+            # Checked last, right before the request leaves: a node that stopped leading
+            # while this call waited for a slot sends nothing more.
+            if self.gate is not None and not self.gate(method):
+                raise ApiCallWithheld(f"{method}: not sent, this node no longer polls")
             body = await self._post(method, form)
         envelope = decode_envelope(body, self.fmt)
         if not envelope.status:

@@ -139,6 +139,8 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     url: str | None = None
+    #: This daemon's name among the nodes sharing a PostgreSQL store (default: the host's).
+    node: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")
 
     @field_validator("url")
     @classmethod

@@ -20,6 +20,8 @@ def open_store(config: Config, *, long_running: bool = False) -> Store:
         audio_dir=config.state_dir / "audio",
         migrate_in_child=long_running,
         busy_timeout_ms=LOOP_BUSY_TIMEOUT_MS if long_running else BUSY_TIMEOUT_MS,
+        # One daemon per SQLite file (tossd.store.daemon_lock); commands run beside it.
+        sole_daemon=long_running,
     )
 
 

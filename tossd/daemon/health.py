@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tossd.config.model import Config, PollConfig
+from tossd.daemon.cluster import cluster_json, cluster_lines
 from tossd.domain import ACCOUNT, KnownExtension
 from tossd.errors import StoreError
 from tossd.store.files import ensure_private_dir, write_atomic
-from tossd.store.ledger_stats import StoreFacts
+from tossd.store.ledger_stats import NodeFacts, StoreFacts
 from tossd.store.records import PollState, covering
 from tossd.text.untrusted import one_line
 
@@ -48,6 +49,8 @@ class HealthReport:
     reasons: tuple[str, ...]
     streams: tuple[StreamHealth, ...]
     checked_at: float
+    #: The daemons sharing the store, the leader first (empty before any daemon ran).
+    nodes: tuple[NodeFacts, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,12 +67,14 @@ class HealthReport:
                 }
                 for s in self.streams
             ],
+            **(cluster_json(self.nodes) if self.nodes else {}),
         }
 
     def render_text(self) -> str:
+        cluster = "".join(f"{line}\n" for line in cluster_lines(self.nodes, self.checked_at))
         if self.ok:
-            return f"healthy: {len(self.streams)} streams polled on time\n"
-        return "unhealthy:\n" + "".join(f"  {reason}\n" for reason in self.reasons)
+            return f"healthy: {len(self.streams)} streams polled on time\n" + cluster
+        return "unhealthy:\n" + "".join(f"  {reason}\n" for reason in self.reasons) + cluster
 
 
 def unhealthy(reason: str, now: float) -> HealthReport:
@@ -159,9 +164,11 @@ def health_facts(
     try:
         extensions, known = facts.extensions()
         states = facts.poll_states()
+        nodes = tuple(facts.nodes())
     except StoreError as exc:
         return unhealthy(f"store: {exc.message}", now)
-    return judge(extensions, known, states, intervals, now, started_at, key_rejected)
+    report = judge(extensions, known, states, intervals, now, started_at, key_rejected)
+    return replace(report, nodes=nodes)
 
 
 def stream_intervals(poll: PollConfig) -> dict[str, float]:

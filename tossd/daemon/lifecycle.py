@@ -25,6 +25,7 @@ from tossd.daemon import resources
 from tossd.daemon.database import open_store
 from tossd.daemon.heartbeat import HEARTBEAT_S
 from tossd.daemon.jobs import run_job
+from tossd.daemon.leader import leading
 from tossd.daemon.operations import Operations
 from tossd.daemon.pruning import prune
 from tossd.daemon.reload import reread, taken_up
@@ -82,6 +83,7 @@ class Daemon:
             )
             self._reporter = resources.open_reporter(api, store, self._config, routes)
             await self._ops.open(stack, store, self._deliverer)
+            self._leader = await stack.enter_async_context(leading(self._config, store, self._ops))
             scheduler = self._jobs = self._scheduler()
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
@@ -103,7 +105,9 @@ class Daemon:
         scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_SUBMITTED)
         start = datetime.now(UTC)
         self._schedule_polls(scheduler, start)
-        self._every(scheduler, "deliver", self._deliver, self._config.delivery.interval_s, start)
+        # Jittered: nodes sharing a store take turns rather than claiming in the same instant.
+        delivery = self._config.delivery.interval_s
+        self._every(scheduler, "deliver", self._deliver, delivery, start, jitter=delivery / 10)
         watchdog = self._ops.watchdog_interval
         if watchdog is not None:
             self._every(scheduler, "watchdog", self._watchdog, watchdog, start)
@@ -151,7 +155,9 @@ class Daemon:
         self._reporter = resources.open_reporter(self._api, self._store, self._config, self._routes)
         self._schedule_polls(self._jobs, datetime.now(UTC))
         interval = self._config.delivery.interval_s
-        self._jobs.reschedule_job("deliver", trigger="interval", seconds=interval)
+        self._jobs.reschedule_job(
+            "deliver", trigger="interval", seconds=interval, jitter=interval / 10
+        )
         taken_up(reloaded, self._relog)
 
     def _every(
@@ -209,12 +215,10 @@ class Daemon:
     def _after_poll(self, report: StreamReport) -> None:
         self._ops.after_poll(report)
         if report.announced:
-            # Start the sends right away rather than at the next delivery tick; they run in
-            # their targets' lanes, so this poll is over as soon as they are started.
+            # Sends start now, not at the next tick; in their lanes, so the poll ends at once.
             self._dispatch()
 
-    async def _deliver(self) -> None:
-        """The delivery job: start what is due (it never waits for a send)."""
+    async def _deliver(self) -> None:  # starts what is due, never waits for a send
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -232,8 +236,7 @@ class Daemon:
     async def _heartbeat(self) -> None:
         self._ops.heartbeat()
 
-    async def _watchdog(self) -> None:
-        """Runs on the event loop itself: a hung loop stops the pings, systemd restarts us."""
+    async def _watchdog(self) -> None:  # on the loop: a hung loop stops the pings
         self._ops.watchdog()
 
     async def _prune(self) -> None:
@@ -255,11 +258,12 @@ class Daemon:
                 self._ops.after_sync(unmatched_routes(self._routes, known))
 
     async def _job(self, name: str, work: Callable[[], Awaitable[None]]) -> None:
+        if name.startswith(("poll", "report")) and not self._leader.leads():
+            return  # a standby: the leader polls and reports (tossd.daemon.leader)
         await run_job(name, work, self._running)
 
     async def _drain(self) -> None:
-        """Let running jobs and sends finish (each store write is one transaction), then
-        cancel: a cancelled send stays owed and is sent again after the restart."""
+        """Let jobs and sends finish, then cancel: a cancelled send stays owed (sent again)."""
         jobs = asyncio.create_task(settle(self._running, STOP_GRACE_S))
         sends = await self._deliverer.settle(STOP_GRACE_S)
         cancelled = await jobs

@@ -89,6 +89,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self._leader = Gauge(
+            "tossd_leader",
+            "1 while this node polls for every node sharing the store (the leader), else 0.",
+            ["node"],
+            registry=self.registry,
+        )
         # Series that exist from the start read as 0, not as missing, in rate() and alerts.
         for stream in streams:
             for outcome in OUTCOMES:
@@ -111,6 +117,9 @@ class Metrics:
     def record_transcription(self, outcome: str) -> None:
         """After each transcription attempt: ok, failed, or skipped (too long)."""
         self._transcriptions.labels(_label(outcome)).inc()
+
+    def record_leader(self, node: str, leading: bool) -> None:
+        self._leader.labels(node).set(1 if leading else 0)
 
     def record_api_call(self, method: str, error: str | None) -> None:
         """After each HTTP request; `error` is the exception class name, None on success."""

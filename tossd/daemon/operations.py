@@ -57,6 +57,9 @@ class Operations:
         self._heartbeat = Heartbeat()
         self.deliverer: Deliverer | None = None
         self._key_rejected: str | None = None
+        self._poller_silent = False
+        #: Whether this node polls (and transcribes) now; told by the leadership's checks.
+        self.leading = False
 
     @property
     def watchdog_interval(self) -> float | None:
@@ -71,7 +74,11 @@ class Operations:
         # A refusal noted by an earlier run is not this run's: its first poll says again.
         record_key_rejected(self._config.state_dir, None)
         self.metrics.watch_store(store.facts(), self._config.poll.streams, clock=self._clock)
-        await stack.enter_async_context(transcribing(self._config, store, self.metrics, deliverer))
+        await stack.enter_async_context(
+            transcribing(
+                self._config, store, self.metrics, deliverer, may_work=lambda: self.leading
+            )
+        )
         if self._notifier is not None:
             stack.callback(self._notifier.close)
         listen = self._config.health.listen
@@ -149,6 +156,27 @@ class Operations:
         for name in unmatched:
             log.warning("route.matches_no_number", route=name)
         self._raise(self._alerter.routes_unmatched(unmatched))
+
+    def leader_changed(self, node: str, leading: bool) -> None:
+        """This node started or stopped polling for the nodes sharing the store (and
+        transcribing: one node transcribes each voicemail, not every node)."""
+        self.leading = leading
+        self.metrics.record_leader(node, leading)
+
+    def poller_silent(self, silent_s: float | None, limit_s: float) -> None:
+        """One alert once no node has polled for `limit_s` (every leader gone or failing),
+        one line when polling resumes."""
+        silent = silent_s is not None and silent_s > limit_s
+        if silent == self._poller_silent:
+            return
+        self._poller_silent = silent
+        if not silent:
+            log.info("leader.polling_again")
+            return
+        log.error("leader.silent", silent_s=round(silent_s or 0.0), limit_s=limit_s)
+        title = f"tossd: no node has polled for over {limit_s:g} s"
+        body = "No daemon sharing this store holds the poll duty, or its polls fail to commit."
+        self._raise([Alert(title, body + " `tossd health` lists the nodes and the leader.")])
 
     def key_rejected(self, error: str) -> None:
         self._note_key(error)

@@ -7,9 +7,11 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from tossd import __version__
 from tossd.api.client import Client
 from tossd.api.transport import RequestHook
 from tossd.config.model import Config
+from tossd.daemon.leader import node_name, withhold_polls
 from tossd.domain import Clock
 from tossd.notify.deliver import Deliverer
 from tossd.notify.replan import reconcile
@@ -21,11 +23,17 @@ from tossd.text.phone import use_places
 
 
 def open_client(config: Config, *, on_request: RequestHook | None = None) -> Client:
-    return Client.connect(config.api, config.api.require_key(), on_request=on_request)
+    """The daemon's client, its User-Agent naming this node (which node polls, in the
+    provider's log and the sandbox's)."""
+    agent = f"tossd/{__version__} node/{node_name(config)}"
+    key = config.api.require_key()
+    return Client.connect(config.api, key, on_request=on_request, user_agent=agent)
 
 
 def open_poller(config: Config, api: Client, store: Store, *, clock: Clock = time.time) -> Poller:
-    """The poller, pacing its per-number turns at the client's request budget."""
+    """The poller, pacing its per-number turns at the client's request budget; its requests
+    withheld while another node leads (a store shared by several daemons)."""
+    withhold_polls(api, store)
     budget = config.api.max_requests_per_s
     return Poller(api, store, config.poll, clock=clock, budget_per_s=budget)
 

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from tossd.api.envelope import Format, encode_envelope
+from tossd.sandbox.arrivals import Arrivals
 from tossd.sandbox.hostile import Hostility, padded
 from tossd.sandbox.quirks import RATE_LIMIT_MESSAGE, RequestMeter
 from tossd.sandbox.world import MethodError, World
@@ -102,6 +103,8 @@ class Sandbox:
         self.world = world
         self.faults = faults or Faults()
         self.requests: Counter[str] = Counter()
+        #: Each request's time, method and node (tests: one node polls at a time).
+        self.arrivals = Arrivals()
         #: Arrivals per second (tests check the client's budget) and the provider's limit.
         self.meter = RequestMeter(rate=rate_limit)
         #: Most requests ever handled at once: tests check the client's concurrency limit.
@@ -139,6 +142,7 @@ class Sandbox:
         fmt: Format = "php_serial" if params.get("format") == "php_serial" else "json"
         method = params.get("method", "")
         self.requests[method] += 1
+        self.arrivals.note(method, request.headers.get("User-Agent", ""))
         if method in self._arrivals:
             self._arrivals[method].set()
         if not self.meter.admit():

@@ -39,12 +39,32 @@ def create_engine(
     for a lock stops everything else (health, API timeouts) for that long.
     """
     try:
-        engine = sqlalchemy.create_engine(url)
-    except (ArgumentError, ImportError, ValueError) as exc:
+        engine = sqlalchemy.create_engine(with_driver(url))
+    except ImportError as exc:
+        raise StoreError(missing_driver(url, exc)) from exc
+    except (ArgumentError, ValueError) as exc:
         raise StoreError(f"invalid database URL {mask_url(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, foreign_keys=foreign_keys, busy_timeout_ms=busy_timeout_ms)
     return engine
+
+
+def with_driver(url: str) -> str:
+    """`postgresql://` means psycopg 3 (the `tossd[postgres]` extra), not SQLAlchemy's
+    default psycopg2, which tossd neither declares nor tests."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def missing_driver(url: str, exc: ImportError) -> str:
+    """Says which extra brings the driver: the bare `No module named 'psycopg'` does not."""
+    if url.startswith("postgresql"):
+        return (
+            f"the database URL {mask_url(url)} needs the PostgreSQL driver psycopg 3, which is "
+            f"not installed ({exc}): pip install 'tossd[postgres]'"
+        )
+    return f"the database URL {mask_url(url)} needs a driver that is not installed: {exc}"
 
 
 def writer(engine: Engine) -> Engine:

@@ -44,6 +44,8 @@ class Ledger:
             .where(col(EventRow.planned_at).is_(None), col(EventRow.announce).is_(True))
             .order_by(col(EventRow.id))
             .limit(limit)
+            # Two nodes planning at once take disjoint events (PostgreSQL; SQLite: one writer).
+            .with_for_update(skip_locked=True)
         )
         created = 0
         with self._transaction("plan deliveries", write=True) as session:
@@ -122,13 +124,17 @@ class Ledger:
         both get a row, so no row is sent twice by two processes."""
         if not ids:
             return []
+        takeable = (
+            col(DeliveryRow.id).in_(list(ids)),
+            col(DeliveryRow.state).in_(OPEN_STATES),
+            or_(unclaimed(now), col(DeliveryRow.claimed_by) == owner),
+        )
+        # PostgreSQL: rows another node is claiming this instant are skipped, not waited for
+        # (FOR UPDATE SKIP LOCKED; SQLite, one writer at a time, renders no FOR UPDATE).
+        free = select(DeliveryRow.id).where(*takeable).with_for_update(skip_locked=True)
         statement = (
             update(DeliveryRow)
-            .where(
-                col(DeliveryRow.id).in_(list(ids)),
-                col(DeliveryRow.state).in_(OPEN_STATES),
-                or_(unclaimed(now), col(DeliveryRow.claimed_by) == owner),
-            )
+            .where(col(DeliveryRow.id).in_(free.scalar_subquery()), *takeable)
             .values(claimed_by=owner, claim_until=until)
             .returning(col(DeliveryRow.id))
         )

@@ -8,6 +8,7 @@ tables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from tossd.domain import OWED_STATES, DeliveryState, KnownExtension, Stream
@@ -35,6 +36,8 @@ COLUMNS = {
     "poll_state": POLL_STATE_COLUMNS,
     "events": ("kind",),
     "deliveries": ("state", "created_at"),
+    "nodes": ("node", "heartbeat_at"),
+    "leadership": ("duty", "node", "since", "term", "polled_at"),
 }
 _OWED = ", ".join(f"'{state.value}'" for state in OWED_STATES)  # our own enum's values
 
@@ -121,3 +124,30 @@ class StoreFacts(Closable):
         rows = self._reader.rows("read the oldest open delivery", sql)
         value = rows[0][0] if rows else None
         return None if value is None else int(value)
+
+    def nodes(self) -> list[NodeFacts]:
+        """The poll leader first (if any), then every node by name: heartbeats and roles."""
+        sql = (
+            "SELECT n.node, n.heartbeat_at, l.since, l.term, l.polled_at FROM nodes n "
+            "LEFT JOIN leadership l ON l.duty = 'poll' AND l.node = n.node "
+            "ORDER BY l.term IS NULL, n.node"
+        )
+        return [
+            NodeFacts(str(node), int(beat), _int(since), _int(term), _int(polled))
+            for node, beat, since, term, polled in self._reader.rows("read the nodes", sql)
+        ]
+
+
+@dataclass(frozen=True)
+class NodeFacts:
+    """A daemon sharing the store: its last heartbeat; `since`/`term` while it leads."""
+
+    node: str
+    heartbeat_at: int
+    since: int | None
+    term: int | None
+    polled_at: int | None
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(str(value))

@@ -7,11 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Table, func
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from tossd.domain import EventKind, Stream
-from tossd.store.tables import AudioAttemptRow, AudioRow, EventRow, metadata
+from tossd.store.tables import INT_MAX, AudioAttemptRow, AudioRow, EventRow, ExtensionRow, metadata
 
 # Identities per `IN (...)` lookup: well under SQLite's historical limit of 999 variables.
 LOOKUP_CHUNK = 500
@@ -61,7 +62,11 @@ _FAILURE = (
     .values(
         last_attempt_at=_NOW,
         last_error=sa.bindparam("error", type_=sa.Text),
-        consecutive_failures=POLL_STATE.c.consecutive_failures + 1,
+        # Saturates at INTEGER's maximum rather than overflow it on PostgreSQL.
+        consecutive_failures=sa.case(
+            (POLL_STATE.c.consecutive_failures < INT_MAX, POLL_STATE.c.consecutive_failures + 1),
+            else_=POLL_STATE.c.consecutive_failures,
+        ),
     )
 )
 
@@ -188,3 +193,15 @@ def count_events(kind: str | None) -> SelectOfScalar[int]:
     if kind is not None:
         query = query.where(col(EventRow.kind) == kind)
     return query
+
+
+def insert_missing_extensions(connection: Connection, new: Sequence[ExtensionRow]) -> None:
+    """Insert the numbers not stored yet, skipping those that are (ON CONFLICT DO NOTHING):
+    two syncs at once (two nodes starting together) both succeed, neither inserts twice."""
+    if not new:
+        return
+    table = metadata.tables["extensions"]
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = [{column.name: getattr(row, column.name) for column in table.columns} for row in new]
+    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["extensionid"])
+    connection.execute(statement, values)

@@ -13,18 +13,19 @@ from tossd.domain import EventKind
 from tossd.errors import StoreError
 from tossd.store.engine import store_errors, writer
 from tossd.store.ledger import DEAD, OPEN_STATES, SENT
-from tossd.store.tables import metadata
+from tossd.store.tables import INT_MAX, metadata
 
 EVENTS = metadata.tables["events"]
 AUDIO = metadata.tables["audio"]
 AUDIO_ATTEMPTS = metadata.tables["audio_attempts"]
 TRANSCRIPTS = metadata.tables["transcripts"]
+AUDIO_BLOBS = metadata.tables["audio_blobs"]
 DELIVERIES = metadata.tables["deliveries"]
 
 #: Recorded as the failed-fetch count of a voicemail whose audio was pruned: the audio
 #: fetcher retries voicemails without audio below its attempt limit, and must not download
 #: what retention just deleted.
-PRUNED_ATTEMPTS = 2**31 - 1
+PRUNED_ATTEMPTS = INT_MAX
 PRUNED_NOTE = "audio deleted by retention"
 
 _NO_OPEN_DELIVERY = ~sa.exists().where(
@@ -66,6 +67,7 @@ class Pruner:
                 return 0, 0
             files = sum(self._unlink(row.filename) for row in found)
             event_ids = [row.event_id for row in found]
+            connection.execute(sa.delete(AUDIO_BLOBS).where(AUDIO_BLOBS.c.event_id.in_(event_ids)))
             connection.execute(sa.delete(AUDIO).where(AUDIO.c.id.in_([row.id for row in found])))
             _mark_pruned(connection, event_ids, now)
         return len(found), files
@@ -97,6 +99,7 @@ class Pruner:
             # Only voicemail has these; a defensive sweep keeps the foreign keys satisfied.
             connection.execute(sa.delete(AUDIO_ATTEMPTS).where(AUDIO_ATTEMPTS.c.event_id.in_(ids)))
             connection.execute(sa.delete(TRANSCRIPTS).where(TRANSCRIPTS.c.event_id.in_(ids)))
+            connection.execute(sa.delete(AUDIO_BLOBS).where(AUDIO_BLOBS.c.event_id.in_(ids)))
             connection.execute(sa.delete(EVENTS).where(EVENTS.c.id.in_(ids)))
         return len(ids), rows.rowcount
 

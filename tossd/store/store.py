@@ -12,7 +12,9 @@ from tossd.domain import ACCOUNT, KnownExtension, ListedExtension, NewEvent, Sto
 from tossd.errors import StoreError
 from tossd.store import queries, revision, rows, schedule
 from tossd.store.audio import AudioRecords
+from tossd.store.daemon_lock import DaemonLock
 from tossd.store.engine import BUSY_TIMEOUT_MS, create_engine, is_sqlite, sqlite_path
+from tossd.store.fencing import Fenced
 from tossd.store.files import (
     create_private_file,
     ensure_private_dir,
@@ -39,7 +41,7 @@ from tossd.store.watch import StoreFile, integrity_check
 MAX_ERROR_CHARS = 500
 
 
-class Store(AudioRecords, TranscriptRecords, Closable):
+class Store(AudioRecords, TranscriptRecords, Fenced, Closable):
     """Synchronous and small per call: the async poller calls it directly."""
 
     def __init__(self, engine: Engine, *, audio_dir: Path) -> None:
@@ -50,6 +52,7 @@ class Store(AudioRecords, TranscriptRecords, Closable):
         self._connection = self._scopes.connection
         self._audio_dir = audio_dir
         self._file = StoreFile.of(engine)
+        self._daemon_lock: DaemonLock | None = None
 
     @property
     def audio_dir(self) -> Path:
@@ -99,6 +102,7 @@ class Store(AudioRecords, TranscriptRecords, Closable):
         audio_dir: Path,
         migrate_in_child: bool = False,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        sole_daemon: bool = False,
     ) -> Store:
         """Migrate the database to the latest schema and open it, with private files.
 
@@ -115,6 +119,26 @@ class Store(AudioRecords, TranscriptRecords, Closable):
             ensure_private_dir(db_file.parent, tighten_existing=False)
             # Created 0600 before SQLite sees it: SQLite gives -wal and -shm the same mode.
             create_private_file(db_file)
+        # The daemon's (`sole_daemon`): a second daemon is refused before it migrates.
+        lock = DaemonLock.acquire(db_file) if sole_daemon and db_file is not None else None
+        try:
+            store = cls._migrated(url, db_file, audio_dir, busy_timeout_ms, migrate_in_child)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        store._daemon_lock = lock
+        return store
+
+    @classmethod
+    def _migrated(
+        cls,
+        url: str,
+        db_file: Path | None,
+        audio_dir: Path,
+        busy_timeout_ms: int,
+        migrate_in_child: bool,
+    ) -> Store:
         if not revision.is_current(url):
             if migrate_in_child:  # the daemon: see `revision.migrate_in_child`
                 revision.migrate_in_child(url)
@@ -130,21 +154,22 @@ class Store(AudioRecords, TranscriptRecords, Closable):
 
     def close(self) -> None:
         self._engine.dispose()
+        if self._daemon_lock is not None:
+            self._daemon_lock.release()
 
     # Extensions
 
     def sync_extensions(self, extensions: Sequence[ListedExtension], now: int) -> ExtensionSync:
         """Upsert the account's extensions; those no longer listed stay, inactive."""
         with self._transaction("sync extensions", write=True) as session:
-            known = {row.extensionid: row for row in session.exec(select(ExtensionRow))}
+            fresh = [rows.new_extension(extension, now) for extension in extensions]
+            queries.insert_missing_extensions(session.connection(), fresh)
+            # Locked (PostgreSQL): another node's sync waits, then sees these rows' changes.
+            locked = select(ExtensionRow).with_for_update()
+            known = {row.extensionid: row for row in session.exec(locked)}
             was_active = {extensionid: row.active for extensionid, row in known.items()}
             for extension in extensions:
-                row = known.get(extension.extensionid)
-                if row is None:
-                    row = rows.new_extension(extension, now)
-                    known[extension.extensionid] = row
-                    session.add(row)
-                rows.update_extension(row, extension, now)
+                rows.update_extension(known[extension.extensionid], extension, now)
             listed = {extension.extensionid for extension in extensions}
             for extensionid, row in known.items():
                 if extensionid not in listed:
@@ -176,6 +201,7 @@ class Store(AudioRecords, TranscriptRecords, Closable):
     # Polling
 
     def poll_state(self, extensionid: int, stream: Stream) -> PollState | None:
+        self.check_leading()  # a state to poll with: leaders only
         with self._connection("read the poll state") as connection:
             row = queries.read_poll_state(connection, extensionid, stream)
             return None if row is None else poll_state_of(row)
@@ -200,6 +226,7 @@ class Store(AudioRecords, TranscriptRecords, Closable):
         """
         payloads = [rows.encode_payload(event) for event in events]
         with self._connection("record a batch", write=True) as connection:
+            self._fence(connection, now)
             stored = queries.stored_by_identity(connection, [event.identity for event in events])
             fresh, changed, updated = rows.sort_batch(events, payloads, stored)
             values = [rows.event_values(events[i], payloads[i], now) for i in fresh]
@@ -218,6 +245,7 @@ class Store(AudioRecords, TranscriptRecords, Closable):
     def record_failure(self, extensionid: int, stream: Stream, error: str, now: int) -> int:
         """Count one more failed poll (the watermark stays); return the failures in a row."""
         with self._connection("record a poll failure", write=True) as connection:
+            self._fence(connection, now)
             return queries.mark_failure(
                 connection, extensionid, stream, error[:MAX_ERROR_CHARS], now
             )

@@ -7,7 +7,9 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -38,6 +40,8 @@ class StoreTable(SQLModel, registry=registry(metadata=metadata)):
 
 
 # Timestamps are Unix seconds as BigInteger: PostgreSQL's INTEGER ends in 2038.
+#: The largest value of a plain INTEGER column on PostgreSQL (counters saturate there).
+INT_MAX = 2**31 - 1
 
 
 class ExtensionRow(StoreTable, table=True):
@@ -196,3 +200,45 @@ def unclaimed(now: int) -> ColumnElement[bool]:
     """Rows no sender holds: never claimed, or the claim expired (its sender is gone)."""
     until = col(DeliveryRow.claim_until)
     return or_(until.is_(None), until <= now)
+
+
+class LeadershipRow(StoreTable, table=True):
+    """One row per duty ("poll"): who holds it, in which term, renewed when (the database's
+    clock, seconds). A leader's writes carry its term; a higher one here refuses them."""
+
+    __tablename__ = "leadership"
+
+    duty: str = Field(sa_type=String, primary_key=True)
+    term: int = Field(sa_type=BigInteger)
+    node: str = Field(sa_type=String)
+    # The holder's database session (PostgreSQL's backend pid): a standby ends it once the
+    # lease ran out (a leader frozen by SIGSTOP keeps its session, and so its lock).
+    session: int | None = Field(default=None, sa_type=BigInteger)
+    since: int = Field(sa_type=BigInteger)
+    renewed_at: float = Field(sa_type=Float)
+    # When the leader last finished a poll: "no leader polled for 3 intervals" reads it.
+    polled_at: int | None = Field(default=None, sa_type=BigInteger)
+
+
+class NodeRow(StoreTable, table=True):
+    """Every daemon sharing the store, and its last heartbeat (`tossd health` lists them)."""
+
+    __tablename__ = "nodes"
+
+    node: str = Field(sa_type=String, primary_key=True)
+    started_at: int = Field(sa_type=BigInteger)
+    heartbeat_at: int = Field(sa_type=BigInteger)
+    leading: bool
+
+
+class AudioBlobRow(StoreTable, table=True):
+    """A recording's bytes, kept in the database when the store is shared (PostgreSQL): the
+    node that delivers a voicemail is often not the one that downloaded it. SQLite stores
+    keep only the file in `state_dir/audio`."""
+
+    __tablename__ = "audio_blobs"
+
+    event_id: int = Field(
+        foreign_key="events.id", primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
+    data: bytes = Field(sa_type=LargeBinary)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from tossd.config.model import Config
@@ -21,16 +21,23 @@ class Dispatches(Protocol):
 
 @contextlib.asynccontextmanager
 async def transcribing(
-    config: Config, store: Store, metrics: Counts, deliverer: Dispatches
+    config: Config,
+    store: Store,
+    metrics: Counts,
+    deliverer: Dispatches,
+    *,
+    may_work: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[Transcriber | None]:
     """While the daemon runs: each outcome counted in /metrics, and a delivery pass as soon
-    as a transcript is stored (its notification may be waiting for it)."""
+    as a transcript is stored (its notification may be waiting for it). Only while
+    `may_work` says so: on a shared store, the node that polls transcribes."""
     async with running(
         config.transcribe,
         store,
         models_dir=config.state_dir / "models",
         on_result=metrics.record_transcription,
         on_stored=deliverer.dispatch,
+        may_work=may_work,
     ) as transcriber:
         yield transcriber
 

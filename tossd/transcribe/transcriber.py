@@ -50,12 +50,15 @@ class Transcriber:
         self._clock, self._rand = clock, rand
         self._retry = retry_policy(config)
         self._on_result, self._on_stored = on_result, on_stored
+        #: Whether this process transcribes now: on a shared store, only the node that polls.
+        self.may_work: Callable[[], bool] = lambda: True
 
     async def run(self) -> None:
         """Until cancelled: transcribe what is due, then look again shortly."""
         while True:
             try:
-                await self.work()
+                if self.may_work():
+                    await self.work()
             except TossdError as exc:  # the store failing: said, and tried again
                 log.warning("transcribe.store_failed", error=exc.message)
             # The one catch-all of this loop: a bug is logged with its traceback, and the
@@ -136,9 +139,11 @@ async def running(
     on_result: Callable[[str], None] = lambda outcome: None,
     on_stored: Callable[[], object] = lambda: None,
     loop: bool = True,
+    may_work: Callable[[], bool] = lambda: True,
 ) -> AsyncIterator[Transcriber | None]:
     """The transcriber while the block lasts, its engine closed after (None when off);
-    with `loop`, it also runs by itself, looking for work every `LOOK_EVERY_S`."""
+    with `loop`, it also runs by itself, looking for work every `LOOK_EVERY_S` while
+    `may_work` says so."""
     if not config.enabled:
         yield None
         return
@@ -146,6 +151,7 @@ async def running(
     transcriber = Transcriber(
         store, engine, config, clock=clock, on_result=on_result, on_stored=on_stored
     )
+    transcriber.may_work = may_work
     task = asyncio.create_task(transcriber.run(), name="transcriber") if loop else None
     if task is not None:
         log.info("transcribe.started", engine=engine.name, wait_s=config.wait_s)
