@@ -99,7 +99,9 @@ class Receiver:
     async def start(self) -> None:
         async def handle(request: web.Request) -> web.Response:
             payload = await request.json()
-            self.posts.append((time.time(), str(payload.get("message", ""))))
+            # The caller is named in the title ("Missed call from ..."), not again in the body.
+            said = f"{payload.get('title', '')}\n{payload.get('message', '')}"
+            self.posts.append((time.time(), said))
             return web.json_response({"ok": True})
 
         app = web.Application()
