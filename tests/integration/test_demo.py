@@ -7,12 +7,24 @@ import signal
 from asyncio.subprocess import PIPE
 from pathlib import Path
 
+import pytest
 from support.cli import start_tossd
 
 
-async def test_demo_delivers_a_voicemail_with_its_mp3_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [
+        None,
+        # The image sets $TOSSD_CONFIG for `run`; `docker run IMAGE demo` mounts no config.
+        {"TOSSD_CONFIG": "/nonexistent/tossd.toml"},
+    ],
+    ids=["no-config", "config-env-naming-no-file"],
+)
+async def test_demo_delivers_a_voicemail_with_its_mp3_and_stops_on_ctrl_c(
+    tmp_path: Path, env: dict[str, str] | None
+) -> None:
     demo_dir = tmp_path / "tossd-demo"
-    proc = await start_tossd("demo", "--dir", str(demo_dir), stdout=PIPE)
+    proc = await start_tossd("demo", "--dir", str(demo_dir), stdout=PIPE, env=env)
     assert proc.stdout is not None
     seen: list[str] = []
     try:

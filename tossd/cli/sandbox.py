@@ -54,8 +54,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tossd.config.load import find_config_path, load_config
 
     configure_logging("warning", "console")
-    # Only `[transcribe]` is taken from the config (or $TOSSD_TRANSCRIBE__ENGINE=local).
-    path = find_config_path(getattr(args, "config", None), os.environ)
-    transcribe = load_config(path, os.environ).transcribe
+    # Only `[transcribe]` is taken from the config (or $TOSSD_TRANSCRIBE__ENGINE=local). The
+    # demo needs no config: a $TOSSD_CONFIG naming no file (the image sets it for `run`) is
+    # none, where `run` would refuse it.
+    env = dict(os.environ)
+    if env.get("TOSSD_CONFIG") and not Path(env["TOSSD_CONFIG"]).is_file():
+        del env["TOSSD_CONFIG"]
+    path = find_config_path(getattr(args, "config", None), env)
+    transcribe = load_config(path, env).transcribe
     asyncio.run(run_demo(Path(args.dir), duration_s=args.duration, transcribe=transcribe))
     return 0
