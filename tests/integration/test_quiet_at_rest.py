@@ -78,6 +78,10 @@ def test_apscheduler_says_each_run_below_info() -> None:
         executor = logging.getLogger("apscheduler.executors.default")
         assert not executor.isEnabledFor(logging.INFO)
         assert executor.isEnabledFor(logging.WARNING)  # missed runs and failures still show
+        # "Added job" / "Removed job" for each due voicemail box's one-off checks.
+        scheduler = logging.getLogger("apscheduler.scheduler")
+        assert not scheduler.isEnabledFor(logging.INFO)
+        assert scheduler.isEnabledFor(logging.WARNING)
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()

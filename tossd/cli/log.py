@@ -104,5 +104,8 @@ def configure_logging(
     # APScheduler's executor says "Running job" and "executed successfully" at INFO for every
     # run of every job: 43 % of an idle day's log. Misses and failures are WARNING and up.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
+    # Its scheduler says "Added job" and "Removed job" at INFO: three of each for every call
+    # that makes a voicemail box due. Our own lines say what the jobs did.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
     # Alembic narrates every migration step at INFO, at every start.
     logging.getLogger("alembic").setLevel(logging.WARNING)
