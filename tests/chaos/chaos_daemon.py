@@ -47,8 +47,10 @@ def daemon_config(
     poll: dict[str, Any] | None = None,
     delivery: dict[str, Any] | None = None,
     route: dict[str, Any] | None = None,
+    **sections: dict[str, Any],
 ) -> Path:
-    """A brisk daemon: polls every 0.5 s, announces everything, one route to `notify`."""
+    """A brisk daemon: polls every 0.5 s, announces everything, one route to `notify`;
+    `sections` adds tables (`store`, `health`)."""
     return write_config_file(
         tmp_path / "tossd.toml",
         state_dir=state_dir or tmp_path / "state",
@@ -79,6 +81,7 @@ def daemon_config(
         },
         log=DAEMON_LOG,
         routes=[every_event_route(notify, **(route or {}))],
+        **sections,
     )
 
 

@@ -20,11 +20,10 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from chaos_daemon import DAEMON_LOG, OPEN_DELIVERIES, UNPLANNED, every_event_route
+from chaos_daemon import OPEN_DELIVERIES, UNPLANNED, daemon_config
 from chaos_traffic import LivelyFactory, Receiver, expected_keys, record_figures
 from prometheus_client.parser import text_string_to_metric_families
 from support.cli import DaemonProcess, Spawn, run_tossd
-from support.config import write_config_file
 from support.net import free_port
 from support.postgres import fresh_database
 from support.wait import wait_until
@@ -46,30 +45,14 @@ def node_config(
 ) -> Path:
     home = tmp_path / name
     home.mkdir()
-    return write_config_file(
-        home / "tossd.toml",
-        state_dir=home / "state",
-        api={
-            "url": sandbox_url,
-            "key": api_key,
-            "max_requests_per_s": 1000,
-            "timeout_s": 5,
-            "retries": 2,
-            "backoff_s": 0.05,
-        },
+    return daemon_config(
+        home,
+        sandbox_url,
+        api_key,
+        [to],
+        poll={"interval_s": 1},
         store={"url": db, "node": name},
-        poll={"interval_s": 1, "jitter_s": 0, "initial_window_s": 86400, "overlap_s": 600},
-        delivery={
-            "interval_s": 0.5,
-            "backoff_s": 0.5,
-            "max_backoff_s": 2,
-            "max_attempts": 1000,
-            "timeout_s": 10,
-            "audio_wait_s": 60,
-        },
-        log=DAEMON_LOG,
         health={"listen": f"127.0.0.1:{port}"},
-        routes=[every_event_route([to])],
     )
 
 

@@ -14,10 +14,12 @@ from tossd.domain import (
     ListedExtension,
     NewEvent,
     StoredEvent,
+    Transcript,
+    TranscriptState,
 )
 from tossd.errors import StoreError
 from tossd.store.records import Delivery
-from tossd.store.tables import DeliveryRow, EventRow, ExtensionRow
+from tossd.store.tables import DeliveryRow, EventRow, ExtensionRow, TranscriptRow
 
 # Built once: `json.dumps` with options constructs a new encoder for every payload.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -152,6 +154,19 @@ def delivery(row: DeliveryRow) -> Delivery:
         held_until=row.held_until,
         sent_at=row.sent_at,
         last_error=row.last_error,
+    )
+
+
+def transcript(row: TranscriptRow) -> Transcript:
+    return Transcript(
+        event_id=row.event_id,
+        state=TranscriptState(row.state),
+        text=row.text,
+        engine=row.engine,
+        attempts=row.attempts,
+        error=row.last_error,
+        took_ms=row.took_ms,
+        updated_at=row.updated_at,
     )
 
 

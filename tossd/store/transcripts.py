@@ -85,7 +85,7 @@ class TranscriptRecords:
             return {}
         query = select(TranscriptRow).where(col(TranscriptRow.event_id).in_(list(event_ids)))
         with self._transaction("read transcripts") as session:
-            return {row.event_id: _transcript(row) for row in session.exec(query)}
+            return {row.event_id: rows.transcript(row) for row in session.exec(query)}
 
     @staticmethod
     def _row(session: Session, event_id: int, engine: str, now: int) -> TranscriptRow:
@@ -95,16 +95,3 @@ class TranscriptRecords:
             session.add(row)
         row.engine, row.updated_at = engine, now
         return row
-
-
-def _transcript(row: TranscriptRow) -> Transcript:
-    return Transcript(
-        event_id=row.event_id,
-        state=TranscriptState(row.state),
-        text=row.text,
-        engine=row.engine,
-        attempts=row.attempts,
-        error=row.last_error,
-        took_ms=row.took_ms,
-        updated_at=row.updated_at,
-    )

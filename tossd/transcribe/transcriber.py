@@ -45,19 +45,20 @@ class Transcriber:
         rand: Callable[[], float] = random.random,
         on_result: Callable[[str], None] = lambda outcome: None,
         on_stored: Callable[[], object] = lambda: None,
+        may_work: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store, self._engine, self._config = store, engine, config
         self._clock, self._rand = clock, rand
         self._retry = retry_policy(config)
         self._on_result, self._on_stored = on_result, on_stored
         #: Whether this process transcribes now: on a shared store, only the node that polls.
-        self.may_work: Callable[[], bool] = lambda: True
+        self._may_work = may_work
 
     async def run(self) -> None:
         """Until cancelled: transcribe what is due, then look again shortly."""
         while True:
             try:
-                if self.may_work():
+                if self._may_work():
                     await self.work()
             except TossdError as exc:  # the store failing: said, and tried again
                 log.warning("transcribe.store_failed", error=exc.message)
@@ -149,9 +150,14 @@ async def running(
         return
     engine = open_engine(config, models_dir=models_dir)
     transcriber = Transcriber(
-        store, engine, config, clock=clock, on_result=on_result, on_stored=on_stored
+        store,
+        engine,
+        config,
+        clock=clock,
+        on_result=on_result,
+        on_stored=on_stored,
+        may_work=may_work,
     )
-    transcriber.may_work = may_work
     task = asyncio.create_task(transcriber.run(), name="transcriber") if loop else None
     if task is not None:
         log.info("transcribe.started", engine=engine.name, wait_s=config.wait_s)
