@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, Table, func
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -201,7 +201,10 @@ def insert_missing_extensions(connection: Connection, new: Sequence[ExtensionRow
     if not new:
         return
     table = metadata.tables["extensions"]
-    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    # Each dialect's own INSERT (both have ON CONFLICT), imported from the dialect in use:
+    # SQLAlchemy's PostgreSQL package is 2.2 MiB a process on SQLite never needs.
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{connection.dialect.name}")
+    dialect_insert = dialect.insert
     values = [{column.name: getattr(row, column.name) for column in table.columns} for row in new]
     statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["extensionid"])
     connection.execute(statement, values)

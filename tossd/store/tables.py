@@ -61,14 +61,11 @@ class ExtensionRow(StoreTable, table=True):
 class EventRow(StoreTable, table=True):
     __tablename__ = "events"
     # Announced events not yet turned into deliveries: a partial index, so finding them costs
-    # the few waiting, never the history.
+    # the few waiting, never the history. Migration 0002 gives PostgreSQL the same predicate;
+    # a `postgresql_where` here would import SQLAlchemy's PostgreSQL dialect (2.2 MiB) into
+    # every process on SQLite, and Alembic's comparison does not read predicates anyway.
     __table_args__ = (
-        Index(
-            "ix_events_unplanned",
-            "id",
-            sqlite_where=text("planned_at IS NULL AND announce"),
-            postgresql_where=text("planned_at IS NULL AND announce"),
-        ),
+        Index("ix_events_unplanned", "id", sqlite_where=text("planned_at IS NULL AND announce")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -15,7 +15,7 @@ import apprise
 
 from tossd.domain import MIB, TargetKind
 from tossd.notify.apprise import folder as folder_target
-from tossd.notify.apprise.plugins import FILE_SCHEME, LOGGER, PLUGINS, learn
+from tossd.notify.apprise.plugins import FILE_SCHEME, LOGGER, PLUGINS, ensure, learn, load_all
 from tossd.notify.message import TargetInfo
 from tossd.text.masking import MASK, SCHEME_RE, mask_url, url_secrets
 from tossd.text.untrusted import one_line
@@ -69,7 +69,7 @@ def load(url: str) -> tuple[Any, str | None]:
     if match is None:
         return None, "not an Apprise URL: it does not start with scheme://"
     typed = match.group(1).lower()
-    if typed not in PLUGINS:
+    if not ensure(typed):
         return None, f"no Apprise service uses the scheme {typed}://{_did_you_mean(typed)}"
     collect = _ThreadWarnings()
     LOGGER.addHandler(collect)
@@ -107,8 +107,10 @@ def validate_url(url: str) -> str | None:
 
 
 def _schemes(plugin: Any) -> frozenset[str]:
-    values = [getattr(plugin, attribute, None) for attribute in ("protocol", "secure_protocol")]
-    return frozenset(s.lower() for v in values for s in ([v] if isinstance(v, str) else v or ()))
+    # The class's attributes: an instance may reuse the name (Kodi's holds its RPC version).
+    values = [getattr(type(plugin), name, None) for name in ("protocol", "secure_protocol")]
+    names = (s for v in values for s in ([v] if isinstance(v, str) else v or ()))
+    return frozenset(s.lower() for s in names if isinstance(s, str))
 
 
 def _kind(plugin: Any, schemes: frozenset[str]) -> TargetKind:
@@ -160,6 +162,7 @@ def urls_from_config(path: Path, tags: Sequence[str]) -> list[str]:
     """
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
+    load_all()  # the file may name any service
     config = apprise.AppriseConfig()
     if not config.add(str(path)):
         raise ValueError(f"{path}: Apprise could not read it")
