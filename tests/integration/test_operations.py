@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.cli import start_tossd
+from support.cli import run_python, start_tossd
 from support.config import write_config_file
 from support.net import free_port
 from support.systemd import FakeSystemd
@@ -154,12 +154,14 @@ async def test_no_poller_for_three_intervals_alerts_once_and_leadership_shows(
 ) -> None:
     """A lone node leads (`leading`): /metrics says tossd_leader 1, `tossd health` names it.
     Silence beyond three intervals (every leader gone) alerts once, not at every look."""
+    port = free_port()
     path = write_config_file(
         tmp_path / "tossd.toml",
         state_dir=tmp_path / "state",
         api={"url": sandbox.url, "key": api_key},
         store={"node": "host-a"},
         poll={"interval_s": 10},
+        health={"listen": f"127.0.0.1:{port}"},
         routes=[{"name": "ops", "events": ["tossd_error"], "notify": [json_receiver.url()]}],
     )
     config = load_config(path, {})
@@ -170,8 +172,9 @@ async def test_no_poller_for_three_intervals_alerts_once_and_leadership_shows(
             await ops.open(stack, store, deliverer)
             leader = await stack.enter_async_context(leading(config, store, ops))
             assert leader.leads()
-            metrics, _ = ops.metrics.render()
-            assert b'tossd_leader{node="host-a"} 1.0' in metrics
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            assert 'tossd_leader{node="host-a"} 1.0' in metrics
             for silent_s in (31.0, 45.0, 60.0):  # three looks, one outage
                 ops.poller_silent(silent_s, 30.0)
             ops.poller_silent(2.0, 30.0)  # a leader polled again
@@ -183,3 +186,24 @@ async def test_no_poller_for_three_intervals_alerts_once_and_leadership_shows(
     lines = out.getvalue().splitlines()
     assert any(line.startswith("leader: host-a (term 1, since ") for line in lines), lines
     assert any(line.startswith("node host-a: heartbeat ") for line in lines), lines
+
+
+def test_without_a_listener_nothing_is_counted_and_prometheus_is_not_loaded(
+    tmp_path: Path,
+) -> None:
+    """/metrics needs `[health] listen`: without it no counter would ever be read."""
+    path = write_config_file(
+        tmp_path / "tossd.toml",
+        state_dir=tmp_path / "state",
+        api={"url": "http://127.0.0.1:9/apihttp.php", "key": "not-a-real-key"},
+    )
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tossd.config.load import load_config\n"
+        "from tossd.daemon.operations import Operations\n"
+        "ops = Operations(load_config(Path(sys.argv[1]), {}), env={})\n"
+        "print(type(ops.metrics).__name__, 'prometheus_client' in sys.modules)\n"
+    )
+    out = run_python(probe, str(path), check=True).stdout.split()
+    assert out == ["Unrecorded", "False"]

@@ -18,7 +18,7 @@ from tossd.daemon.health import (
     stream_intervals,
 )
 from tossd.daemon.heartbeat import Heartbeat
-from tossd.daemon.metrics import Metrics
+from tossd.daemon.recording import Recorder, Unrecorded, served_metrics
 from tossd.daemon.systemd import Notifier, status_line, watchdog_interval
 from tossd.domain import DeliveryKind, DrainReport, Notice, StreamReport
 from tossd.errors import StoreError
@@ -46,7 +46,8 @@ class Operations:
         self._clock = clock
         self._env = os.environ if env is None else env
         self._notifier = Notifier.from_env(self._env)
-        self.metrics = Metrics(config.poll.streams, budget_per_s=config.api.max_requests_per_s)
+        self._served_metrics = served_metrics(config)
+        self.metrics: Recorder = self._served_metrics or Unrecorded()
         self._alerter = Alerter(config.alerts.after_failures)
         self._local = LocalAlerts(config.alerts.after_failures)
         self._store_file: StoreFile | None = None
@@ -92,7 +93,7 @@ class Operations:
                 store.facts(), intervals, started, self._clock, state_dir, self.store_trouble
             )
             server = await stack.enter_async_context(
-                serve_health(listen, check.report, self.metrics)
+                serve_health(listen, check.report, self._served_metrics)
             )
             log.info("health.listening", url=server.url)
 
