@@ -15,8 +15,14 @@ from support.config import write_config_file
 
 #: Imported by no command that does not send, draw, serve or migrate.
 HEAVY = {"sqlalchemy", "sqlmodel", "alembic", "apprise", "aiohttp", "matplotlib", "jinja2"}
-#: The sandbox's MP3 encoder and the phone library's whole place table (~100 MB).
-NEVER_IN_A_COMMAND = {"lameenc", "phonenumbers.geocoder", "phonenumbers.geodata"}
+#: The sandbox's MP3 encoder, the phone library's whole place table (~100 MB), and
+#: SQLAlchemy's PostgreSQL dialect (2.2 MiB) on a SQLite store.
+NEVER_IN_A_COMMAND = {
+    "lameenc",
+    "phonenumbers.geocoder",
+    "phonenumbers.geodata",
+    "sqlalchemy.dialects.postgresql",
+}
 
 PROBE = """
 import json, sys
@@ -83,8 +89,17 @@ def test_events_loads_no_sender_server_or_chart(tmp_path: Path, config_file: Pat
 
 
 def test_config_check_loads_apprise_and_jinja2_but_no_store_server_or_chart(
-    tmp_path: Path, config_file: Path
+    tmp_path: Path,
 ) -> None:
     """It checks what start-up checks (Apprise URLs, templates), and no more."""
-    modules = loaded_by(tmp_path, "config", "check", "-c", str(config_file))
+    with_folder = write_config_file(
+        tmp_path / "folder.toml",
+        state_dir=tmp_path / "state",
+        api={"url": "http://127.0.0.1:9/apihttp.php", "key": "not-a-real-key"},
+        routes=[{"name": "files", "events": ["sms"], "notify": [f"tossd-file://{tmp_path}/out"]}],
+    )
+    modules = loaded_by(tmp_path, "config", "check", "-c", str(with_folder))
     assert modules & (HEAVY - {"apprise", "jinja2"} | NEVER_IN_A_COMMAND) == set()
+    # A folder target needs no Apprise plugin module (tests/integration/test_apprise_plugins.py).
+    plugins = {name for name in modules if name.startswith("apprise.plugins.")}
+    assert plugins == {"apprise.plugins.base"}
