@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import time as clock_time
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
+from tossd.config.naming import named_by_place, repeated_name
 from tossd.config.problems import problem
 from tossd.config.routes import Zone
 
@@ -80,16 +80,11 @@ class ReportConfig(BaseModel):
 def with_report_names(reports: object) -> object:
     """`[report]` as one table, or the `[[report]]` tables, each unnamed one named by its
     place: the first `report` (as `[report]` is), then `report-2`, `report-3`, ..."""
-    if isinstance(reports, Mapping):
-        return reports
-    if not isinstance(reports, list | tuple):
-        return reports
-    return tuple(
-        {**item, "name": FIRST_REPORT if index == 0 else f"report-{index + 1}"}
-        if isinstance(item, Mapping) and "name" not in item
-        else item
-        for index, item in enumerate(reports)
-    )
+    return named_by_place(reports, _report_name)
+
+
+def _report_name(index: int) -> str:
+    return FIRST_REPORT if index == 0 else f"report-{index + 1}"
 
 
 def check_report_names(
@@ -98,9 +93,7 @@ def check_report_names(
     """Report names identify sent periods and ledger rows, so they must be unique."""
     if isinstance(reports, ReportConfig):
         return reports
-    seen: set[str] = set()
-    for report in reports:
-        if report.name in seen:
-            raise problem(f"report name {report.name!r} is used twice")
-        seen.add(report.name)
+    name = repeated_name(report.name for report in reports)
+    if name is not None:
+        raise problem(f"report name {name!r} is used twice")
     return reports

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from tossd.config.naming import named_by_place, repeated_name
 from tossd.config.problems import problem
 from tossd.domain import MIB, Notice
 from tossd.retry import RetryPolicy
@@ -207,24 +208,15 @@ def route_names(routes: object) -> list[str]:
 
 def with_default_names(routes: object) -> object:
     """The `[[route]]` tables, each unnamed one given its default name."""
-    if not isinstance(routes, list | tuple):
-        return routes
-    return tuple(
-        {**route, "name": default_route_name(index)}
-        if isinstance(route, Mapping) and "name" not in route
-        else route
-        for index, route in enumerate(routes)
-    )
+    return named_by_place(routes, default_route_name)
 
 
 def check_route_names(routes: tuple[RouteConfig, ...]) -> tuple[RouteConfig, ...]:
     """Route names identify ledger rows, so they must be unique."""
-    seen: set[str] = set()
-    for route in routes:
-        if route.name in seen:
-            hint = ""
-            if re.fullmatch(r"route-\d+", route.name):
-                hint = " (an unnamed route is called route-N, N its place in the file)"
-            raise problem(f"route name {route.name!r} is used twice{hint}")
-        seen.add(route.name)
+    name = repeated_name(route.name for route in routes)
+    if name is not None:
+        hint = ""
+        if re.fullmatch(r"route-\d+", name):
+            hint = " (an unnamed route is called route-N, N its place in the file)"
+        raise problem(f"route name {name!r} is used twice{hint}")
     return routes
