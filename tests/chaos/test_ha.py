@@ -149,7 +149,7 @@ async def test_three_nodes_one_poller_failover_without_loss_or_duplicates(
     await start("c", "c-0")
     for daemon in daemons.values():
         await wait_until(
-            lambda d=daemon: any(r["event"] == "daemon.started" for r in d.records()),
+            lambda d=daemon: d.logged("daemon.started"),
             timeout=60,
             what="a node's start",
             alive=daemon,

@@ -4,8 +4,6 @@ could pass INTEGER's maximum saturate there instead of failing the write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +19,9 @@ FAR_FUTURE = 253_402_300_799
 
 
 @pytest.fixture
-def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
-    with Store.open(store_url, audio_dir=tmp_path / "audio") as opened:
-        yield opened
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
 
 
 def extreme(column: sa.Column[Any]) -> Any:

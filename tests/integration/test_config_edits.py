@@ -151,7 +151,7 @@ async def test_a_removed_route_orphans_its_rows_and_retry_all_brings_them_back(
     daemon = await DaemonProcess(tmp_path / "daemon.log", "run", "-c", str(path)).start()
     try:
         await wait_until(
-            lambda: any(r["event"] == "delivery.orphaned" for r in daemon.records()),
+            lambda: daemon.logged("delivery.orphaned"),
             timeout=20,
             what="the orphaned warning",
         )

@@ -97,7 +97,7 @@ async def test_a_blackhole_beside_a_receiver_under_tossd_run(
     daemon = await DaemonProcess(tmp_path / "run.log", "run", "-c", str(path)).start()
     try:
         await wait_until(
-            lambda: any(r["event"] == "poll.cycle" for r in daemon.records()),
+            lambda: daemon.logged("poll.cycle"),
             timeout=120,  # the place index is built first, once per test session
             what="the first poll",
             alive=daemon,

@@ -91,7 +91,7 @@ async def start_all_at_once(state: Path, sandbox_url: str, api_key: str) -> None
             assert code == 0, err
             assert LOCKED not in out + err
         await wait_until(
-            lambda: any(r["event"] == "daemon.started" for r in daemon.records()),
+            lambda: daemon.logged("daemon.started"),
             timeout=30,
             what="the daemon's start",
             alive=daemon,
@@ -196,7 +196,7 @@ async def test_a_second_daemon_on_one_sqlite_file_is_refused_with_a_clear_messag
     first = await DaemonProcess(tmp_path / "first.log", "run", "-c", config).start()
     try:
         await wait_until(
-            lambda: any(r["event"] == "daemon.started" for r in first.records()),
+            lambda: first.logged("daemon.started"),
             timeout=30,
             what="the first daemon's start",
             alive=first,
@@ -212,7 +212,7 @@ async def test_a_second_daemon_on_one_sqlite_file_is_refused_with_a_clear_messag
     again = await DaemonProcess(tmp_path / "again.log", "run", "-c", config).start()
     try:
         await wait_until(
-            lambda: any(r["event"] == "daemon.started" for r in again.records()),
+            lambda: again.logged("daemon.started"),
             timeout=30,
             what="a new daemon's start after the first was killed",
             alive=again,

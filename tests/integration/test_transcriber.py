@@ -4,8 +4,7 @@ transcript stored whether or not a notification still waits for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from support.clock import ManualClock
@@ -23,9 +22,9 @@ EXT = 7
 
 
 @pytest.fixture
-def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
-    with Store.open(store_url, audio_dir=tmp_path / "audio") as opened:
-        yield opened
+def store(any_store: Store) -> Store:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_store
 
 
 @pytest.fixture

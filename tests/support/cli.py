@@ -136,6 +136,10 @@ class DaemonProcess:
         self._records += parse_records(complete.decode(errors="replace"))
         return self._records
 
+    def logged(self, event: str) -> bool:
+        """Whether a log line so far is `event` (e.g. "daemon.started"), for `wait_until`."""
+        return any(record["event"] == event for record in self.records())
+
     def text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
